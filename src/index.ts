@@ -1,0 +1,14 @@
+/**
+ * effect-kv: durable, OTP-style key-value stores for Effect.
+ *
+ * @since 0.1.0
+ */
+export * from "./kv/Errors.js"
+export { type DeleteOptions, KV, type KVOptions, type KVService, type PutOptions, type ReadError, type StoreError, type Unavailable, type WriteError } from "./kv/KV.js"
+export type { KeyPage, KeysOptions } from "./kv/Store.js"
+export { defaultLimits, type Limits } from "./kv/Limits.js"
+export type { Change, Entry, Snapshot } from "./storage/Change.js"
+export * from "./storage/Errors.js"
+export { Storage, type StoreLog } from "./storage/Storage.js"
+export * as StorageLayers from "./storage/Storage.js"
+export { CallTimeout, Overloaded, ServerStopped } from "./otp/Server.js"

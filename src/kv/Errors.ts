@@ -1,0 +1,71 @@
+/**
+ * The ways a request to the key-value store is refused. Each says what is wrong and how to fix it.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/** A store name that is not 1–128 characters of `[A-Za-z0-9._-]`, or is `.` or `..`. */
+export class InvalidName extends Schema.TaggedError<InvalidName>()("InvalidName", {
+  name: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid store name ${JSON.stringify(this.name.slice(0, 200))}: ${this.reason}`
+  }
+}
+
+/** A key that is empty, too long, or not valid UTF-8. */
+export class InvalidKey extends Schema.TaggedError<InvalidKey>()("InvalidKey", {
+  key: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid key ${JSON.stringify(this.key.slice(0, 200))}: ${this.reason}`
+  }
+}
+
+/** A value that JSON cannot represent (a function, `undefined`, a cycle, a BigInt). */
+export class InvalidValue extends Schema.TaggedError<InvalidValue>()("InvalidValue", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `the value is not a JSON value: ${this.reason}`
+  }
+}
+
+/** A value whose JSON is larger than the configured limit. */
+export class ValueTooLarge extends Schema.TaggedError<ValueTooLarge>()("ValueTooLarge", {
+  bytes: Schema.Number,
+  maxBytes: Schema.Number
+}) {
+  override get message(): string {
+    return `the value is ${this.bytes} bytes of JSON, over the limit of ${this.maxBytes}; store it in parts`
+  }
+}
+
+/** A bad page request for `keys`: a limit out of range. */
+export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQuery", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid query: ${this.reason}`
+  }
+}
+
+/**
+ * A conditional write found another version than it expected. `null` stands for "absent":
+ * `expected: null` is a create-only put that found the key, `actual: null` a key that is gone.
+ */
+export class VersionMismatch extends Schema.TaggedError<VersionMismatch>()("VersionMismatch", {
+  store: Schema.String,
+  key: Schema.String,
+  expected: Schema.NullOr(Schema.Number),
+  actual: Schema.NullOr(Schema.Number)
+}) {
+  override get message(): string {
+    const show = (version: number | null) => version === null ? "absent" : `version ${version}`
+    return `key ${JSON.stringify(this.key)} in store "${this.store}" is ${show(this.actual)}, ` +
+      `not ${show(this.expected)}; read it again and retry`
+  }
+}

@@ -1,0 +1,160 @@
+/**
+ * The `KV` service: durable named key-value stores for an Effect application.
+ *
+ * ```ts
+ * const program = Effect.gen(function*() {
+ *   const kv = yield* KV
+ *   const version = yield* kv.put("users", "ada", { name: "Ada" })
+ *   const ada = yield* kv.get("users", "ada") // Option.some({ name: "Ada" })
+ * })
+ * program.pipe(Effect.provide(KV.layerMemory()), Effect.runPromise)
+ * ```
+ *
+ * Values are any JSON value and are kept as given: treat them as immutable after a put.
+ *
+ * @since 0.1.0
+ */
+import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type { CallTimeout, Overloaded, ServerStopped } from "../otp/Server.js"
+import type { Entry } from "../storage/Change.js"
+import type { StorageFailure } from "../storage/Errors.js"
+import * as Storage from "../storage/Storage.js"
+import type { InvalidKey, InvalidName, InvalidQuery, InvalidValue, ValueTooLarge, VersionMismatch } from "./Errors.js"
+import { checkKey, checkName, defaultLimits, encodeValue, type Limits } from "./Limits.js"
+import * as Registry from "./Registry.js"
+import * as Store from "./Store.js"
+
+export type { KeyPage, KeysOptions } from "./Store.js"
+
+/** Conditions on a put. */
+export interface PutOptions {
+  /** Write only if the key's version is this one (compare-and-set); else `VersionMismatch`. */
+  readonly expectedVersion?: number
+  /** Write only if the key is absent (create-only); else `VersionMismatch`. */
+  readonly ifAbsent?: boolean
+}
+
+/** Conditions on a delete. */
+export interface DeleteOptions {
+  /** Delete only if the key's version is this one; else `VersionMismatch`. */
+  readonly expectedVersion?: number
+}
+
+/** Why a store could not be reached: a bad name, or its log could not be opened. */
+export type StoreError = InvalidName | StorageFailure
+
+/** Why a read failed. */
+export type ReadError = StoreError | InvalidKey
+
+/** Why the store did not take a write: overload and a stopped store are worth a retry. */
+export type Unavailable = ServerStopped | CallTimeout | Overloaded
+
+/** Why a write failed. Only a write that succeeded was applied. */
+export type WriteError = ReadError | InvalidValue | ValueTooLarge | VersionMismatch | Unavailable
+
+/** The key-value store. Store names and keys are checked on every call; see `Limits`. */
+export interface KVService {
+  /** Sets `key` to `value` in `store`; returns the key's new version. */
+  readonly put: (store: string, key: string, value: unknown, options?: PutOptions) => Effect.Effect<number, WriteError>
+  /** The value of `key`, if present. */
+  readonly get: (store: string, key: string) => Effect.Effect<Option.Option<unknown>, ReadError>
+  /** The value of `key` with its version, if present. */
+  readonly getEntry: (store: string, key: string) => Effect.Effect<Option.Option<Entry>, ReadError>
+  /** Whether `key` is present. */
+  readonly has: (store: string, key: string) => Effect.Effect<boolean, ReadError>
+  /** Removes `key`; returns whether it was present. */
+  readonly delete: (store: string, key: string, options?: DeleteOptions) => Effect.Effect<boolean, WriteError>
+  /** One page of `store`'s keys, sorted. */
+  readonly keys: (store: string, options?: Store.KeysOptions) => Effect.Effect<Store.KeyPage, StoreError | InvalidQuery>
+  /** How many keys `store` holds. */
+  readonly size: (store: string) => Effect.Effect<number, StoreError>
+  /** Removes every key of `store`; returns how many there were. */
+  readonly clear: (store: string) => Effect.Effect<number, StoreError | Unavailable>
+  /** The names of the stores that hold data, sorted. */
+  readonly stores: Effect.Effect<ReadonlyArray<string>, StorageFailure>
+  /** Stops `store` and deletes its data. */
+  readonly dropStore: (store: string) => Effect.Effect<void, StoreError>
+}
+
+/** Options of the `KV` layers. */
+export interface KVOptions {
+  /** Limits on names, keys and values; see `Limits` for the defaults. */
+  readonly limits?: Partial<Limits>
+  /** How long a write waits for its store (default 5 seconds). */
+  readonly callTimeout?: Duration.DurationInput
+  /** Writes that may wait for one store; past it a write fails with `Overloaded` (default 10,000). */
+  readonly mailboxCapacity?: number
+  /** The most writes a store commits as one batch (default 1,000). */
+  readonly maxBatch?: number
+}
+
+/** Builds the service on the `Storage` in context; the stores live as long as the scope. */
+export const make = (options: KVOptions = {}) =>
+  Effect.gen(function*() {
+    const storage = yield* Storage.Storage
+    const limits: Limits = { ...defaultLimits, ...options.limits }
+    const registry = yield* Registry.make({
+      ...(options.mailboxCapacity === undefined ? {} : { capacity: options.mailboxCapacity }),
+      ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch })
+    })
+    const callOptions = options.callTimeout === undefined ? {} : { timeout: options.callTimeout }
+
+    const lookup = (store: string) => Effect.flatMap(checkName(limits, store), registry.lookup)
+    const lookupWithKey = (store: string, key: string) =>
+      Effect.zipLeft(lookup(store), checkKey(limits, key))
+    const getEntry = (store: string, key: string) =>
+      Effect.flatMap(
+        lookupWithKey(store, key),
+        (running) => Effect.map(Ref.get(running.entries), (entries) => HashMap.get(entries, key))
+      )
+
+    const service: KVService = {
+      put: (store, key, value, putOptions) =>
+        Effect.gen(function*() {
+          const running = yield* lookupWithKey(store, key)
+          const json = yield* encodeValue(limits, value)
+          const expected = putOptions?.ifAbsent ? null : putOptions?.expectedVersion
+          return yield* running.server.call({ _tag: "Put", key, value, json, expected }, callOptions)
+        }),
+      get: (store, key) => Effect.map(getEntry(store, key), Option.map((entry) => entry.value)),
+      getEntry,
+      has: (store, key) => Effect.map(getEntry(store, key), Option.isSome),
+      delete: (store, key, deleteOptions) =>
+        Effect.flatMap(
+          lookupWithKey(store, key),
+          (running) =>
+            running.server.call({ _tag: "Delete", key, expected: deleteOptions?.expectedVersion }, callOptions)
+        ).pipe(Effect.map((version) => version > 0)),
+      keys: (store, keysOptions) =>
+        Effect.flatMap(lookup(store), (running) =>
+          Effect.flatMap(Ref.get(running.entries), (entries) => Store.keyPage(entries, keysOptions))),
+      size: (store) => Effect.flatMap(lookup(store), (running) => Effect.map(Ref.get(running.entries), HashMap.size)),
+      clear: (store) =>
+        Effect.flatMap(lookup(store), (running) => running.server.call({ _tag: "Clear" }, callOptions)).pipe(
+          // A clear compares no versions: `VersionMismatch` cannot happen.
+          Effect.catchTag("VersionMismatch", Effect.die)
+        ),
+      stores: storage.stores,
+      dropStore: (store) =>
+        Effect.flatMap(checkName(limits, store), (name) =>
+          Effect.zipRight(registry.stop(name), storage.drop(name)))
+    }
+    return service
+  })
+
+/** The key-value store. */
+export class KV extends Context.Tag("effect-kv/KV")<KV, KVService>() {
+  /** `KV` on whatever `Storage` is provided. */
+  static layerWith = (options: KVOptions = {}): Layer.Layer<KV, never, Storage.Storage> =>
+    Layer.scoped(KV, make(options))
+
+  /** `KV` kept in memory: for tests and caches. Nothing survives the process. */
+  static layerMemory = (options: KVOptions = {}): Layer.Layer<KV> =>
+    KV.layerWith(options).pipe(Layer.provide(Storage.layerMemory))
+}

@@ -1,0 +1,77 @@
+/**
+ * Limits on names, keys and values, and the checks that enforce them at the edge of the store.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import { InvalidKey, InvalidName, InvalidValue, ValueTooLarge } from "./Errors.js"
+
+/** How large names, keys and values may be. */
+export interface Limits {
+  /** Longest store name, in characters (default 128). */
+  readonly maxNameLength: number
+  /** Longest key, in bytes of UTF-8 (default 1,024). */
+  readonly maxKeyBytes: number
+  /** Largest value, in bytes of its JSON (default 1 MiB). */
+  readonly maxValueBytes: number
+}
+
+export const defaultLimits: Limits = {
+  maxNameLength: 128,
+  maxKeyBytes: 1024,
+  maxValueBytes: 1024 * 1024
+}
+
+const nameCharacters = /^[A-Za-z0-9._-]+$/
+
+/** A store name: 1 to `maxNameLength` characters of `[A-Za-z0-9._-]`, neither `.` nor `..`. */
+export const checkName = (limits: Limits, name: string): Effect.Effect<string, InvalidName> => {
+  if (name.length === 0) return Effect.fail(new InvalidName({ name, reason: "it is empty" }))
+  if (name.length > limits.maxNameLength) {
+    return Effect.fail(
+      new InvalidName({ name, reason: `it is ${name.length} characters, over the limit of ${limits.maxNameLength}` })
+    )
+  }
+  if (!nameCharacters.test(name)) {
+    return Effect.fail(new InvalidName({ name, reason: "use only letters, digits, '.', '_' and '-'" }))
+  }
+  if (name === "." || name === "..") {
+    return Effect.fail(new InvalidName({ name, reason: "'.' and '..' name folders, not stores" }))
+  }
+  return Effect.succeed(name)
+}
+
+/** A key: 1 to `maxKeyBytes` bytes of UTF-8, so no lone surrogate halves. */
+export const checkKey = (limits: Limits, key: string): Effect.Effect<string, InvalidKey> => {
+  if (key.length === 0) return Effect.fail(new InvalidKey({ key, reason: "it is empty" }))
+  // A UTF-16 unit is at most 3 bytes of UTF-8: short keys need no count.
+  if (key.length * 3 > limits.maxKeyBytes) {
+    const bytes = Buffer.byteLength(key, "utf8")
+    if (bytes > limits.maxKeyBytes) {
+      return Effect.fail(
+        new InvalidKey({ key, reason: `it is ${bytes} bytes of UTF-8, over the limit of ${limits.maxKeyBytes}` })
+      )
+    }
+  }
+  if (!key.isWellFormed()) {
+    return Effect.fail(new InvalidKey({ key, reason: "it holds a lone UTF-16 surrogate, which is not valid UTF-8" }))
+  }
+  return Effect.succeed(key)
+}
+
+/** Serialises a value to JSON once, checking that it is JSON and within `maxValueBytes`. */
+export const encodeValue = (limits: Limits, value: unknown): Effect.Effect<string, InvalidValue | ValueTooLarge> => {
+  let json: string | undefined
+  try {
+    json = JSON.stringify(value)
+  } catch (error) {
+    return Effect.fail(new InvalidValue({ reason: error instanceof Error ? error.message : String(error) }))
+  }
+  if (json === undefined) return Effect.fail(new InvalidValue({ reason: `${typeof value} has no JSON form` }))
+  // Same shortcut as for keys: a JSON string of n units is at most 3n bytes.
+  if (json.length * 3 > limits.maxValueBytes) {
+    const bytes = Buffer.byteLength(json, "utf8")
+    if (bytes > limits.maxValueBytes) return Effect.fail(new ValueTooLarge({ bytes, maxBytes: limits.maxValueBytes }))
+  }
+  return Effect.succeed(json)
+}

@@ -1,0 +1,207 @@
+/**
+ * A store: one named key-value map, owned by a server fiber.
+ *
+ * Writes are calls to the store's server, which takes every write waiting in its mailbox at
+ * once, checks each against the current state (compare-and-set), appends the resulting changes
+ * to the store's log as one batch, and only then publishes the new state in its `Ref` and
+ * answers the callers. Reads do not queue: they read the `Ref`, so a read that starts after a
+ * write was acknowledged sees it.
+ *
+ * If the log fails, the writes of that batch fail with the storage error and the store stops,
+ * so that its next use reopens the log and recovers what was really written.
+ *
+ * @since 0.1.0
+ */
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
+import * as Server from "../otp/Server.js"
+import { applyChange, type Change, type Entry } from "../storage/Change.js"
+import type { StorageFailure } from "../storage/Errors.js"
+import { Storage, type StoreLog } from "../storage/Storage.js"
+import { InvalidQuery, VersionMismatch } from "./Errors.js"
+
+/**
+ * A write as the store's server receives it. `expected` is a compare-and-set condition:
+ * `undefined` writes unconditionally, `null` only if the key is absent, a number only if the
+ * key's version is that number.
+ */
+export type Write =
+  | {
+    readonly _tag: "Put"
+    readonly key: string
+    readonly value: unknown
+    readonly json: string
+    readonly expected: number | null | undefined
+  }
+  | { readonly _tag: "Delete"; readonly key: string; readonly expected: number | undefined }
+  | { readonly _tag: "Clear" }
+
+/** Why a write failed inside the store. */
+export type WriteError = VersionMismatch | StorageFailure
+
+/** A running store. */
+export interface Store {
+  readonly name: string
+  /**
+   * The server that applies writes. Its reply is a number: a put's new version; for a delete,
+   * the version of the delete or 0 if the key was absent; for a clear, the count of keys removed.
+   */
+  readonly server: Server.Server<Write, number, WriteError>
+  /** The acknowledged state; only the server writes it. */
+  readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
+}
+
+/** Options of {@link start}. */
+export interface StoreOptions {
+  /** Mailbox size: writes waiting past it fail with `Overloaded` (default 10,000). */
+  readonly capacity?: number
+  /** The most writes committed as one batch (default 1,000). */
+  readonly maxBatch?: number
+}
+
+interface State {
+  readonly log: StoreLog
+  readonly entries: HashMap.HashMap<string, Entry>
+  readonly sequence: number
+  /** Set when the log failed: the store then stops, to be reopened from its log. */
+  readonly failure: StorageFailure | undefined
+}
+
+/** Opens the store's log from `Storage`, recovers its state, and starts its server in the scope. */
+export const start = (
+  name: string,
+  options: StoreOptions = {}
+): Effect.Effect<Store, StorageFailure, Storage | Scope.Scope> =>
+  Effect.gen(function*() {
+    const storage = yield* Storage
+    const log = yield* storage.open(name)
+    const ref = yield* Ref.make(log.recovered.entries)
+    const server = yield* Server.start<State, Write, number, WriteError>({
+      init: Effect.succeed({
+        log,
+        entries: log.recovered.entries,
+        sequence: log.recovered.sequence,
+        failure: undefined
+      }),
+      handleCalls: (writes, state) => commit(name, ref, writes, state),
+      stopWhen: (state) => state.failure
+    }, {
+      name: `store:${name}`,
+      capacity: options.capacity ?? 10_000,
+      maxBatch: options.maxBatch ?? 1000
+    }).pipe(Effect.orDie) // init cannot fail: the log is already open
+    return { name, server, entries: ref }
+  })
+
+/** Applies a batch of writes: check each, append the changes as one batch, then publish. */
+const commit = (
+  store: string,
+  ref: Ref.Ref<HashMap.HashMap<string, Entry>>,
+  writes: ReadonlyArray<Write>,
+  state: State
+) =>
+  Effect.gen(function*() {
+    let entries = HashMap.beginMutation(state.entries)
+    let sequence = state.sequence
+    const changes: Array<Change> = []
+    const exits: Array<Exit.Exit<number, WriteError>> = []
+    // Apply `change` and answer its write with `reply` once the batch is durable.
+    const record = (change: Change, reply: number) => {
+      entries = applyChange(entries, change)
+      changes.push(change)
+      exits.push(Exit.succeed(reply))
+    }
+    for (const write of writes) {
+      if (write._tag === "Clear") {
+        const size = HashMap.size(entries)
+        if (size === 0) exits.push(Exit.succeed(0))
+        else record({ _tag: "Clear", version: ++sequence }, size)
+        continue
+      }
+      const current = HashMap.get(entries, write.key)
+      const actual = Option.isSome(current) ? current.value.version : null
+      if (write.expected !== undefined && write.expected !== actual) {
+        exits.push(Exit.fail(new VersionMismatch({ store, key: write.key, expected: write.expected, actual })))
+      } else if (write._tag === "Put") {
+        const version = ++sequence
+        record({ _tag: "Put", key: write.key, value: write.value, json: write.json, version }, version)
+      } else if (actual === null) {
+        exits.push(Exit.succeed(0))
+      } else {
+        const version = ++sequence
+        record({ _tag: "Delete", key: write.key, version }, version)
+      }
+    }
+    if (changes.length === 0) return [exits, state] as const
+
+    const after = { entries: HashMap.endMutation(entries), sequence }
+    const appended = yield* Effect.either(state.log.append(changes, after))
+    if (Either.isLeft(appended)) {
+      const failed = Exit.fail(appended.left)
+      return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, failure: appended.left }] as const
+    }
+    yield* Ref.set(ref, after.entries)
+    return [exits, { ...state, entries: after.entries, sequence }] as const
+  })
+
+/** Options of {@link keys}. */
+export interface KeysOptions {
+  /** Only keys that start with this. */
+  readonly prefix?: string
+  /** Only keys after this one: the `next` of the previous page. */
+  readonly after?: string
+  /** Page size, 1 to 1,000 (default 100). */
+  readonly limit?: number
+}
+
+/** A page of keys, sorted; `next` is the cursor for the following page, if there is one. */
+export interface KeyPage {
+  readonly keys: ReadonlyArray<string>
+  readonly next: Option.Option<string>
+}
+
+export const defaultPageSize = 100
+export const maxPageSize = 1000
+
+/**
+ * One page of the keys of `entries`, in ascending order (by UTF-16 code units).
+ * It scans every key once and keeps only the page in order: O(n log limit), no full sort.
+ */
+export const keyPage = (
+  entries: HashMap.HashMap<string, Entry>,
+  options: KeysOptions = {}
+): Effect.Effect<KeyPage, InvalidQuery> => {
+  const limit = options.limit ?? defaultPageSize
+  if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
+    return Effect.fail(new InvalidQuery({ reason: `limit must be a whole number from 1 to ${maxPageSize}, not ${limit}` }))
+  }
+  const prefix = options.prefix ?? ""
+  const after = options.after
+  // The smallest `limit + 1` keys, sorted: one more than the page tells whether a next exists.
+  const smallest: Array<string> = []
+  for (const key of HashMap.keys(entries)) {
+    if (!key.startsWith(prefix) || (after !== undefined && key <= after)) continue
+    if (smallest.length > limit && key >= smallest[limit]!) continue
+    smallest.splice(insertionPoint(smallest, key), 0, key)
+    if (smallest.length > limit + 1) smallest.pop()
+  }
+  const hasNext = smallest.length > limit
+  const keys = hasNext ? smallest.slice(0, limit) : smallest
+  return Effect.succeed({ keys, next: hasNext ? Option.some(keys[keys.length - 1]!) : Option.none() })
+}
+
+const insertionPoint = (sorted: ReadonlyArray<string>, key: string): number => {
+  let low = 0
+  let high = sorted.length
+  while (low < high) {
+    const middle = (low + high) >>> 1
+    if (sorted[middle]! < key) low = middle + 1
+    else high = middle
+  }
+  return low
+}
