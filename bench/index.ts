@@ -1,0 +1,15 @@
+/**
+ * `npm run bench`: every benchmark in turn. Each prints its figures beside a baseline measured
+ * in the same run, as ratios; nothing here is asserted.
+ */
+import { run as kv } from "./kv.js"
+
+const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
+  ["kv", kv]
+]
+
+const only = process.argv.slice(2)
+for (const [name, run] of benchmarks) {
+  if (only.length > 0 && !only.includes(name)) continue
+  await run()
+}
