@@ -1,0 +1,5 @@
+#!/usr/bin/env node
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cli from "../src/cli/Cli.js"
+
+NodeRuntime.runMain(Cli.run(process.argv), { disableErrorReporting: true, teardown: Cli.teardown })

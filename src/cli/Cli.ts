@@ -1,0 +1,59 @@
+/**
+ * The `effect-kv` command line: every command under one root, and how a run ends — one line on
+ * stderr for a failure, and the exit code.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import type { Teardown } from "@effect/platform/Runtime"
+import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as ClientCommands from "./ClientCommands.js"
+import * as Output from "./Output.js"
+
+export const command = Command.make("effect-kv").pipe(
+  Command.withDescription("A durable, OTP-style key-value store: run a server, talk to one, or tend a data folder."),
+  Command.withSubcommands([
+    ClientCommands.get,
+    ClientCommands.put,
+    ClientCommands.del,
+    ClientCommands.keys,
+    ClientCommands.stores
+  ])
+)
+
+const cli = Command.run(command, { name: "effect-kv", version: "0.1.0" })
+
+/**
+ * Runs the command line `argv` (as `process.argv`). A failure is printed as one line on stderr,
+ * then fails the effect for the exit code; @effect/cli prints its own usage errors.
+ */
+export const run = (argv: ReadonlyArray<string>): Effect.Effect<void, unknown> =>
+  cli(argv).pipe(
+    Effect.tapErrorCause((cause) =>
+      Cause.isInterruptedOnly(cause) || Cause.failureOption(cause).pipe((failure) =>
+          failure._tag === "Some" && ValidationError.isValidationError(failure.value)
+        )
+        ? Effect.void
+        : Output.reportFailure(cause)
+    ),
+    Effect.provide(Layer.merge(NodeContext.layer, Output.layerConsole))
+  )
+
+/** Exit codes: 0 success or stopped by a signal, 2 a usage error, 1 any other failure. */
+export const teardown: Teardown = (exit, onExit) =>
+  onExit(
+    Exit.match(exit, {
+      onSuccess: () => 0,
+      onFailure: (cause) =>
+        Cause.isInterruptedOnly(cause)
+          ? 0
+          : Cause.failureOption(cause).pipe((failure) =>
+            failure._tag === "Some" && ValidationError.isValidationError(failure.value) ? 2 : 1
+          )
+    })
+  )

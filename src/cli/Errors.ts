@@ -1,0 +1,58 @@
+/**
+ * The ways a CLI command fails on its own account, before or after the store is reached.
+ * Each message is the one line the user reads.
+ *
+ * @since 0.1.0
+ */
+import * as Schema from "effect/Schema"
+
+/** A value that is not JSON, from an argument, stdin, or a line of an import. */
+export class InvalidJson extends Schema.TaggedError<InvalidJson>()("InvalidJson", {
+  source: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.source} is not valid JSON: ${this.reason}`
+  }
+}
+
+/** A line of an import that is not a `{"store","key","value"}` object, or that the store refused. */
+export class InvalidImportLine extends Schema.TaggedError<InvalidImportLine>()("InvalidImportLine", {
+  line: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `line ${this.line} of the import: ${this.reason}; lines before it were imported`
+  }
+}
+
+/** The server could not be reached at all. */
+export class ServerUnreachable extends Schema.TaggedError<ServerUnreachable>()("ServerUnreachable", {
+  url: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot reach ${this.url} (${this.reason}); start one with "effect-kv serve" or pass --url`
+  }
+}
+
+/** The server answered with an error; `error` is its tag, `reason` its message. */
+export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestFailed", {
+  status: Schema.Number,
+  error: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.reason} (HTTP ${this.status} ${this.error})`
+  }
+}
+
+/** `verify` found damage. */
+export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFailed", {
+  dataDir: Schema.String,
+  problems: Schema.Number
+}) {
+  override get message(): string {
+    return `${this.problems} problem${this.problems === 1 ? "" : "s"} found in ${this.dataDir}`
+  }
+}
