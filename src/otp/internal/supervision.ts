@@ -1,0 +1,347 @@
+/**
+ * The machinery shared by `Supervisor` and `DynamicSupervisor`: an ordered list of children,
+ * the restart decision, the intensity window, backoff and shutdown. Every change to the list runs
+ * under one lock, as an OTP supervisor handles one message at a time.
+ *
+ * @internal
+ */
+import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
+import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import * as Scope from "effect/Scope"
+import {
+  type Child,
+  ChildAlreadyRunning,
+  type ChildCounts,
+  type ChildInfo,
+  ChildNotFound,
+  type ChildSpec,
+  RestartIntensityExceeded,
+  type RestartOptions,
+  type RestartType,
+  type Strategy,
+  type Supervisor,
+  type SupervisorOptions
+} from "../Supervisor.js"
+
+export const defaults = {
+  maxRestarts: 3,
+  period: Duration.seconds(5),
+  shutdown: Duration.seconds(5)
+} as const
+
+type Running = { readonly _tag: "Running"; readonly child: Child; readonly scope: Scope.CloseableScope }
+type Status = Running | { readonly _tag: "Restarting" } | { readonly _tag: "Stopped" }
+
+const restarting: Status = { _tag: "Restarting" }
+const stopped: Status = { _tag: "Stopped" }
+
+export interface Entry<E> {
+  readonly id: string
+  readonly restart: RestartType
+  readonly shutdown: Duration.Duration
+  readonly start: Effect.Effect<Child, E, Scope.Scope>
+  status: Status
+}
+
+export interface EngineOptions extends RestartOptions {
+  readonly strategy: Strategy
+  /** Dynamic supervisors forget children they will not restart, and stop all children at once. */
+  readonly dynamic: boolean
+}
+
+export interface Engine<E> {
+  readonly name: string
+  readonly await: Effect.Effect<void, RestartIntensityExceeded>
+  readonly entries: ReadonlyArray<Entry<E>>
+  /** Runs `effect` alone among the engine's changes, without interruption once it has the lock. */
+  readonly serialized: <A, E2, R>(effect: Effect.Effect<A, E2, R>) => Effect.Effect<A, E2, R>
+  /** Appends a child and starts it (call it serialized); a child that fails to start is removed. */
+  readonly add: <A extends Child, E2 extends E>(
+    spec: Omit<ChildSpec, "start">,
+    start: Effect.Effect<A, E2, Scope.Scope>
+  ) => Effect.Effect<A, E2>
+  /** Starts a stopped child again (call it serialized). */
+  readonly restart: (entry: Entry<E>) => Effect.Effect<Child, E>
+  /** Stops a child within its shutdown timeout and, if it is temporary or dynamic, forgets it. */
+  readonly terminate: (entry: Entry<E>) => Effect.Effect<void>
+  readonly whichChildren: Effect.Effect<ReadonlyArray<ChildInfo>>
+  readonly countChildren: Effect.Effect<ChildCounts>
+}
+
+/** Makes an engine whose children live as long as the current scope. */
+export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const name = options.name
+    const maxRestarts = options.maxRestarts ?? defaults.maxRestarts
+    const period = Duration.toMillis(Duration.decode(options.period ?? defaults.period))
+    // Watchers and backoff timers live here; its first finalizer, run last, stops the children.
+    const scope = yield* Scope.fork(yield* Effect.scope, ExecutionStrategy.sequential)
+    const lock = yield* Effect.makeSemaphore(1)
+    const ended = yield* Deferred.make<void, RestartIntensityExceeded>()
+    const backoff = options.backoff === undefined ? undefined : yield* Schedule.driver(options.backoff)
+    const entries: Array<Entry<E>> = []
+    let restarts: Array<number> = []
+    let shutDown = false
+
+    const serialized = <A, E2, R>(effect: Effect.Effect<A, E2, R>) =>
+      lock.withPermits(1)(Effect.uninterruptible(effect))
+
+    const forget = (entry: Entry<E>) => {
+      const index = entries.indexOf(entry)
+      if (index >= 0) entries.splice(index, 1)
+    }
+
+    const closeChild = (entry: Entry<E>, running: Running) =>
+      Effect.gen(function*() {
+        entry.status = stopped
+        const close = Scope.close(running.scope, Exit.void)
+        if (!Duration.isFinite(entry.shutdown)) return yield* close
+        // The close goes on in its own fiber, so that a child past its timeout cannot hold us.
+        const closing = yield* Effect.forkDaemon(close)
+        const done = yield* Fiber.await(closing).pipe(Effect.interruptible, Effect.timeoutOption(entry.shutdown))
+        if (Option.isNone(done)) {
+          yield* Effect.logWarning(
+            `child "${entry.id}" of supervisor "${name}" did not stop within ` +
+              `${Duration.format(entry.shutdown)}; it goes on stopping in the background`
+          )
+        }
+      })
+
+    const terminate = (entry: Entry<E>) =>
+      Effect.suspend(() => {
+        const status = entry.status
+        entry.status = stopped
+        if (entry.restart === "temporary" || options.dynamic) forget(entry)
+        return status._tag === "Running" ? closeChild(entry, status) : Effect.void
+      })
+
+    const shutdownAll = Effect.suspend(() => {
+      const reversed = entries.slice().reverse()
+      return Effect.forEach(reversed, terminate, {
+        discard: true,
+        concurrency: options.dynamic ? "unbounded" : 1
+      })
+    })
+
+    const startEntry = <A extends Child, E2>(entry: Entry<E>, start: Effect.Effect<A, E2, Scope.Scope>) =>
+      Effect.gen(function*() {
+        const childScope = yield* Scope.make()
+        // Interruptible, or a server started here would inherit an uninterruptible loop.
+        const exit = yield* Effect.exit(Effect.interruptible(Scope.extend(start, childScope)))
+        if (Exit.isFailure(exit)) {
+          yield* Scope.close(childScope, exit)
+          return yield* exit
+        }
+        const running: Running = { _tag: "Running", child: exit.value, scope: childScope }
+        entry.status = running
+        yield* Effect.exit(exit.value.await).pipe(
+          Effect.flatMap((end) => serialized(onEnd(entry, running, end))),
+          Effect.interruptible,
+          Effect.forkIn(scope)
+        )
+        return exit.value
+      })
+
+    // The child ended by itself: release its scope, then restart as its type and the strategy say.
+    const onEnd = (entry: Entry<E>, running: Running, end: Exit.Exit<unknown, unknown>) =>
+      Effect.gen(function*() {
+        if (shutDown || entry.status !== running) return
+        yield* closeChild(entry, running)
+        const crashed = Exit.isFailure(end) && !Cause.isInterruptedOnly(end.cause)
+        yield* afterEnd(entry, crashed ? end.cause : undefined)
+      })
+
+    const afterEnd = (entry: Entry<E>, crash: Cause.Cause<unknown> | undefined): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        const restart = entry.restart === "permanent" || (entry.restart === "transient" && crash !== undefined)
+        if (!restart) {
+          if (entry.restart === "temporary" || options.dynamic) forget(entry)
+          return
+        }
+        const reason = crash === undefined ? "it ended normally" : describe(crash)
+        yield* Effect.logWarning(`supervisor "${name}" restarts child "${entry.id}": ${reason}`).pipe(
+          Effect.annotateLogs({ supervisor: name, child: entry.id })
+        )
+        if (yield* exceedsIntensity) return yield* giveUp(entry, reason)
+        const group = groupOf(entry)
+        for (const sibling of group.slice().reverse()) {
+          if (sibling !== entry && sibling.status._tag !== "Stopped") {
+            if (sibling.restart === "temporary") yield* terminate(sibling)
+            else yield* terminate(sibling).pipe(Effect.zipRight(Effect.sync(() => (sibling.status = restarting))))
+          }
+        }
+        entry.status = restarting
+        yield* scheduleRestart(group.filter((member) => member.status === restarting))
+      })
+
+    const groupOf = (entry: Entry<E>): ReadonlyArray<Entry<E>> => {
+      switch (options.strategy) {
+        case "one_for_one":
+          return [entry]
+        case "one_for_all":
+          return entries.slice()
+        case "rest_for_one":
+          return entries.slice(entries.indexOf(entry))
+      }
+    }
+
+    // Records a restart now; true when the window then holds more than `maxRestarts`.
+    const exceedsIntensity = Effect.gen(function*() {
+      const now = yield* Clock.currentTimeMillis
+      restarts = restarts.filter((time) => time >= now - period)
+      if (restarts.length === 0 && backoff !== undefined) yield* backoff.reset
+      restarts.push(now)
+      return restarts.length > maxRestarts
+    })
+
+    const giveUp = (entry: Entry<E>, reason: string) =>
+      Effect.gen(function*() {
+        shutDown = true
+        const error = new RestartIntensityExceeded({
+          supervisor: name,
+          child: entry.id,
+          maxRestarts,
+          periodMillis: period,
+          reason
+        })
+        yield* Effect.logError(error.message).pipe(Effect.annotateLogs({ supervisor: name, child: entry.id }))
+        yield* shutdownAll
+        yield* Deferred.fail(ended, error)
+      })
+
+    const scheduleRestart = (group: ReadonlyArray<Entry<E>>): Effect.Effect<void> => {
+      if (backoff === undefined) return startGroup(group)
+      // A finished schedule fails with `None`: then restart at once.
+      return Effect.ignore(backoff.next(undefined)).pipe(
+        Effect.zipRight(serialized(startGroup(group))),
+        Effect.interruptible,
+        Effect.forkIn(scope),
+        Effect.asVoid
+      )
+    }
+
+    // Starts each member still waiting, in order; a member that fails to start counts as a crash.
+    const startGroup = (group: ReadonlyArray<Entry<E>>): Effect.Effect<void> =>
+      Effect.gen(function*() {
+        for (const entry of group) {
+          if (shutDown) return
+          if (entry.status !== restarting) continue
+          const exit = yield* Effect.exit(startEntry(entry, entry.start))
+          if (Exit.isFailure(exit)) {
+            entry.status = stopped
+            return yield* afterEnd(entry, exit.cause)
+          }
+        }
+      })
+
+    yield* Scope.addFinalizer(
+      scope,
+      serialized(Effect.suspend(() => {
+        if (shutDown) return Effect.void
+        shutDown = true
+        return Effect.zipRight(shutdownAll, Deferred.succeed(ended, undefined))
+      }))
+    )
+
+    const engine: Engine<E> = {
+      name,
+      await: Deferred.await(ended),
+      entries,
+      serialized,
+      add: (spec, start) =>
+        Effect.gen(function*() {
+          const entry: Entry<E> = {
+            id: spec.id,
+            restart: spec.restart ?? "permanent",
+            shutdown: Duration.decode(spec.shutdown ?? defaults.shutdown),
+            start,
+            status: stopped
+          }
+          entries.push(entry)
+          const exit = yield* Effect.exit(startEntry(entry, start))
+          if (Exit.isFailure(exit)) forget(entry)
+          return yield* exit
+        }),
+      restart: (entry) => startEntry(entry, entry.start),
+      terminate,
+      whichChildren: Effect.sync(() => entries.map(describeEntry)),
+      countChildren: Effect.sync(() => ({
+        specs: entries.length,
+        active: entries.filter((entry) => entry.status._tag === "Running").length
+      }))
+    }
+    return engine
+  })
+
+const describeEntry = <E>(entry: Entry<E>): ChildInfo => ({
+  id: entry.id,
+  restart: entry.restart,
+  status: entry.status._tag === "Running" ? "running" : entry.status._tag === "Restarting" ? "restarting" : "stopped",
+  child: entry.status._tag === "Running" ? Option.some(entry.status.child) : Option.none()
+})
+
+/** The first line of a cause, for messages that stay one line long. */
+export const describe = (cause: Cause.Cause<unknown>): string => {
+  const failure = Cause.squash(cause)
+  const text = failure instanceof Error ? failure.message : String(failure)
+  return text.split("\n")[0] ?? "unknown"
+}
+
+/** A start effect that finds what it needs in `context` and only asks for its scope. */
+export const provideContext = <A, E, R>(
+  start: Effect.Effect<A, E, R>,
+  context: NoInfer<Context.Context<Exclude<R, Scope.Scope>>>
+): Effect.Effect<A, E, Scope.Scope> =>
+  Effect.mapInputContext(
+    start,
+    // TypeScript cannot see that `Exclude<R, Scope> | Scope` covers `R`.
+    (scope: Context.Context<Scope.Scope>) => Context.merge(context, scope) as Context.Context<R>
+  )
+
+export const startSupervisor = <E, R>(
+  options: SupervisorOptions<E, R>
+): Effect.Effect<Supervisor<E>, E, Exclude<R, Scope.Scope> | Scope.Scope> =>
+  Effect.gen(function*() {
+    const context = yield* Effect.context<Exclude<R, Scope.Scope>>()
+    const engine = yield* makeEngine<E>({ ...options, strategy: options.strategy ?? "one_for_one", dynamic: false })
+    const find = (id: string) =>
+      Effect.suspend(() => {
+        const entry = engine.entries.find((candidate) => candidate.id === id)
+        return entry === undefined ? Effect.fail(new ChildNotFound({ supervisor: engine.name, child: id })) : Effect.succeed(entry)
+      })
+    yield* engine.serialized(Effect.forEach(options.children, (spec) => engine.add(spec, provideContext(spec.start, context)), {
+      discard: true
+    })).pipe(
+      // A child that failed to start: stop the ones before it, in reverse order, and fail.
+      Effect.tapErrorCause(() => Effect.forEach(engine.entries.slice().reverse(), engine.terminate, { discard: true }))
+    )
+    const supervisor: Supervisor<E> = {
+      name: engine.name,
+      await: engine.await,
+      whichChildren: engine.whichChildren,
+      countChildren: engine.countChildren,
+      restartChild: (id) =>
+        engine.serialized(Effect.gen(function*() {
+          const entry = yield* find(id)
+          if (entry.status._tag !== "Stopped") {
+            return yield* new ChildAlreadyRunning({
+              supervisor: engine.name,
+              child: id,
+              status: entry.status._tag === "Running" ? "running" : "restarting"
+            })
+          }
+          return yield* engine.restart(entry)
+        })),
+      terminateChild: (id) => engine.serialized(Effect.flatMap(find(id), engine.terminate))
+    }
+    return supervisor
+  })
