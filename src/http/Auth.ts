@@ -1,0 +1,35 @@
+/**
+ * The bearer token: when the server has one, every route but `/health` needs
+ * `Authorization: Bearer <token>`.
+ *
+ * @since 0.1.0
+ */
+import * as HttpApiMiddleware from "@effect/platform/HttpApiMiddleware"
+import * as HttpApiSecurity from "@effect/platform/HttpApiSecurity"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import { createHash, timingSafeEqual } from "node:crypto"
+import { Unauthorized, UnauthorizedResponse } from "./Errors.js"
+
+/** Checks the request's bearer token; declared on the groups that need it. */
+export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("effect-kv/http/Authorization", {
+  failure: UnauthorizedResponse,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
+// Digests have one length whatever the tokens' lengths, so the comparison leaks neither.
+const digest = (text: string) => createHash("sha256").update(text, "utf8").digest()
+
+/** The check for `token`; without a token every request passes. */
+export const layer = (token: string | undefined): Layer.Layer<Authorization> => {
+  if (token === undefined) return Layer.succeed(Authorization, { bearer: () => Effect.void })
+  const expected = digest(token)
+  const refused = new Unauthorized({
+    error: "Unauthorized",
+    message: "this server needs a token: send the header \"Authorization: Bearer <token>\""
+  })
+  return Layer.succeed(Authorization, {
+    bearer: (given) => timingSafeEqual(digest(Redacted.value(given)), expected) ? Effect.void : Effect.fail(refused)
+  })
+}

@@ -1,0 +1,120 @@
+/**
+ * The errors of the HTTP API, one per status, and how the store's errors become them.
+ *
+ * Every error response has the body `{ "error": "<Tag>", "message": "<what to do>" }`: `error` is
+ * the tag of the failure that caused it (`InvalidName`, `VersionMismatch`, `Overloaded`, ...), so
+ * a program can branch on it, and `message` says what to fix.
+ *
+ * @since 0.1.0
+ */
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
+import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Schema from "effect/Schema"
+import type { InvalidKey, InvalidName, InvalidQuery, InvalidValue, ValueTooLarge, VersionMismatch } from "../kv/Errors.js"
+import type { ReadError, StoreError, WriteError } from "../kv/KV.js"
+
+const fields = { error: Schema.String, message: Schema.String }
+
+/** The body of every error response. */
+export const ErrorBody = Schema.Struct(fields).annotations({ identifier: "ErrorBody" })
+
+/** 400: a bad store name, key, query, header, path or JSON body. */
+export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", fields) {}
+
+/** 401: a token is configured and the request did not carry it. */
+export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", fields) {}
+
+/** 404: no such key, or no such route. */
+export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", fields) {}
+
+/** 412: an `If-Match` or `If-None-Match` condition failed. */
+export class PreconditionFailed extends Schema.TaggedError<PreconditionFailed>()("PreconditionFailed", fields) {}
+
+/** 413: the body or the value is over its limit. */
+export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", fields) {}
+
+/** 415: the body is not JSON. */
+export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", fields) {}
+
+/** 503: the store is overloaded, stopped or cannot reach its log; retry after `Retry-After` seconds. */
+export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", fields) {}
+
+/**
+ * The response schema of an error class. The class's `_tag` stays out of the body, which holds
+ * only `{ error, message }`: the server encodes with it and the typed client decodes with it.
+ */
+const response = <Self extends typeof ErrorBody.Type>(
+  self: new(props: typeof ErrorBody.Type) => Self,
+  status: number
+) =>
+  Schema.transform(ErrorBody, Schema.instanceOf(self), {
+    strict: true,
+    decode: (body) => new self(body),
+    encode: (error) => ({ error: error.error, message: error.message })
+  }).annotations({ ...HttpApiSchema.annotations({ status }), identifier: self.name })
+
+export const BadRequestResponse = response(BadRequest, 400)
+export const UnauthorizedResponse = response(Unauthorized, 401)
+export const NotFoundResponse = response(NotFound, 404)
+export const PreconditionFailedResponse = response(PreconditionFailed, 412)
+export const PayloadTooLargeResponse = response(PayloadTooLarge, 413)
+export const UnsupportedMediaTypeResponse = response(UnsupportedMediaType, 415)
+export const ServiceUnavailableResponse = response(ServiceUnavailable, 503)
+
+/** Any error of the API. */
+export type HttpError =
+  | BadRequest
+  | Unauthorized
+  | NotFound
+  | PreconditionFailed
+  | PayloadTooLarge
+  | UnsupportedMediaType
+  | ServiceUnavailable
+
+/** A failure of the `KV` service. */
+export type KVError = WriteError | ReadError | StoreError | InvalidQuery
+
+/** The HTTP error that a `KV` failure `E` becomes; the rest are the store being unavailable. */
+export type FromKV<E extends KVError> = E extends InvalidName | InvalidKey | InvalidValue | InvalidQuery ? BadRequest
+  : E extends ValueTooLarge ? PayloadTooLarge
+  : E extends VersionMismatch ? PreconditionFailed
+  : ServiceUnavailable
+
+/** The HTTP error for a failure of the `KV` service: 400, 412, 413 or 503. */
+export const fromKV = <E extends KVError>(error: E): FromKV<E> => {
+  // The switch below follows `FromKV`; TypeScript cannot narrow a conditional type through it.
+  return fromKVError(error) as FromKV<E>
+}
+
+const fromKVError = (error: KVError): HttpError => {
+  const body = { error: error._tag, message: error.message }
+  switch (error._tag) {
+    case "InvalidName":
+    case "InvalidKey":
+    case "InvalidValue":
+    case "InvalidQuery":
+      return new BadRequest(body)
+    case "ValueTooLarge":
+      return new PayloadTooLarge(body)
+    case "VersionMismatch":
+      return new PreconditionFailed(body)
+    case "Overloaded":
+    case "ServerStopped":
+    case "CallTimeout":
+    case "StorageError":
+    case "CorruptLog":
+    case "DataDirLocked":
+      return new ServiceUnavailable(body)
+  }
+}
+
+/**
+ * An error response built outside an endpoint, for what the router answers itself (404, 405, a
+ * path that is not UTF-8), where no endpoint's error schema applies.
+ */
+export const respond = (
+  status: number,
+  body: typeof ErrorBody.Type,
+  headers: Record<string, string> = {}
+): HttpServerResponse.HttpServerResponse =>
+  HttpServerResponse.unsafeJson(ErrorBody.make(body), { status, headers })

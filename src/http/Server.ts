@@ -1,0 +1,71 @@
+/**
+ * The HTTP server: {@link KvApi} on Node's `http`, with `GET /openapi.json` and Swagger UI at
+ * `GET /docs`.
+ *
+ * ```ts
+ * const server = Server.layer({ port: 4000, token: process.env.KV_TOKEN }).pipe(Layer.provide(KV.layerMemory()))
+ * Layer.launch(server).pipe(NodeRuntime.runMain)
+ * ```
+ *
+ * The server lives as long as its layer: when the layer's scope closes it stops accepting
+ * connections, lets the requests in flight finish, then closes. It needs `KV` and releases it
+ * only after that.
+ *
+ * @since 0.1.0
+ */
+import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
+import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as HttpRouter from "@effect/platform/HttpRouter"
+import type * as HttpServer from "@effect/platform/HttpServer"
+import type { ServeError } from "@effect/platform/HttpServerError"
+import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Layer from "effect/Layer"
+import { createServer } from "node:http"
+import type { KV } from "../kv/KV.js"
+import { KvApi } from "./Api.js"
+import * as Auth from "./Auth.js"
+import { defaultMaxBodyBytes } from "./Body.js"
+import * as Handlers from "./Handlers.js"
+import { requestLog, routeErrors, routesOf, statusHeaders } from "./Middleware.js"
+
+/** Options of {@link layer}. */
+export interface ServerOptions {
+  /** The interface to listen on (default `127.0.0.1`: this machine only). */
+  readonly host?: string
+  /** The port (default 4000; 0 takes a free one, which `HttpServer`'s `address` tells). */
+  readonly port?: number
+  /** When set, every route but `/health` needs `Authorization: Bearer <token>`. */
+  readonly token?: string | undefined
+  /** The largest request body, in bytes (default 1 MiB); larger ones get 413. */
+  readonly maxBodyBytes?: number
+}
+
+export const defaultHost = "127.0.0.1"
+export const defaultPort = 4000
+
+const openApiPath = "/openapi.json"
+const docsPath = "/docs"
+
+/**
+ * Serves {@link KvApi} on the `KV` in context. Provides the platform's `HttpServer`, whose
+ * `address` is the bound host and port.
+ */
+export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpServer, ServeError, KV> => {
+  const routes = [...routesOf(KvApi), { method: "GET", path: openApiPath }, { method: "GET", path: docsPath }]
+  const api = HttpApiBuilder.api(KvApi).pipe(
+    Layer.provide(Handlers.layer({ maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes })),
+    Layer.provide(Auth.layer(options.token))
+  )
+  return HttpApiBuilder.serve((app) => requestLog(statusHeaders(app))).pipe(
+    Layer.provide(HttpApiSwagger.layer({ path: docsPath })),
+    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: openApiPath })),
+    Layer.provide(HttpApiBuilder.middleware(KvApi, routeErrors(routes))),
+    Layer.provide(api),
+    // Keys may be 1 KiB of UTF-8, many times that percent-encoded: Node's header limit bounds a path anyway.
+    Layer.locally(HttpRouter.currentRouterConfig, { maxParamLength: Number.MAX_SAFE_INTEGER }),
+    Layer.provideMerge(NodeHttpServer.layer(createServer, {
+      host: options.host ?? defaultHost,
+      port: options.port ?? defaultPort
+    }))
+  )
+}

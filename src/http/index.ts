@@ -1,0 +1,9 @@
+/**
+ * The HTTP door: the API's declaration, its server and its typed client.
+ *
+ * @since 0.1.0
+ */
+export { KvApi } from "./Api.js"
+export * as Client from "./Client.js"
+export * from "./Errors.js"
+export * as Server from "./Server.js"

@@ -1,0 +1,290 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import { KV } from "../../src/kv/KV.js"
+import { type Reply, request, segment, serve } from "./server.js"
+
+/** Every error response is `{ error, message }` with this `error`. */
+const expectError = (reply: Reply, status: number, error: string) => {
+  expect({ status: reply.status, error: (reply.json as { error?: unknown }).error }).toEqual({ status, error })
+  expect(reply.headers.get("content-type")).toMatch(/^application\/json/)
+  expect(Object.keys(reply.json as object).sort()).toEqual(["error", "message"])
+  expect((reply.json as { message: string }).message.length).toBeGreaterThan(0)
+}
+
+describe("HTTP server", () => {
+  it.scopedLive("GET /health answers ok", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      const reply = yield* request(base, "GET", "/health")
+      expect([reply.status, reply.json]).toEqual([200, { status: "ok" }])
+    }))
+
+  it.scopedLive("PUT then GET gives back any JSON value, with its version as the ETag", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      const values = [{ name: "Ada", tags: ["x"], nested: { n: 1.5 } }, "text", 42, null, true, [1, [2]], {}]
+      for (const [i, value] of values.entries()) {
+        const put = yield* request(base, "PUT", `/stores/users/keys/k${i}`, { body: value })
+        expect(put.status).toBe(200)
+        const { version } = put.json as { version: number }
+        const get = yield* request(base, "GET", `/stores/users/keys/k${i}`)
+        expect([get.status, get.json, get.headers.get("etag")]).toEqual([200, value, `"${version}"`])
+      }
+    }))
+
+  it.scopedLive("keys are any UTF-8 text, percent-encoded in the path", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      const keys = ["a/b c", "100%", "?#&=+", "ünïcödé 🗝", "..", "../../etc/passwd"]
+      for (const key of keys) {
+        expect((yield* request(base, "PUT", `/stores/odd/keys/${segment(key)}`, { body: key })).status).toBe(200)
+      }
+      for (const key of keys) {
+        expect((yield* request(base, "GET", `/stores/odd/keys/${segment(key)}`)).json).toBe(key)
+      }
+      const list = yield* request(base, "GET", "/stores/odd/keys")
+      expect(list.json).toEqual({ keys: [...keys].sort(), next: null })
+    }))
+
+  it.scopedLive("GET of an absent key is 404", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      expectError(yield* request(base, "GET", "/stores/users/keys/nobody"), 404, "NotFound")
+    }))
+
+  it.scopedLive("GET /stores/{store}/keys pages through sorted keys with prefix, after and limit", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      for (const key of ["b2", "a1", "b1", "b3", "c1"]) {
+        yield* request(base, "PUT", `/stores/s/keys/${key}`, { body: 1 })
+      }
+      const first = yield* request(base, "GET", "/stores/s/keys?prefix=b&limit=2")
+      expect([first.status, first.json]).toEqual([200, { keys: ["b1", "b2"], next: "b2" }])
+      const second = yield* request(base, "GET", "/stores/s/keys?prefix=b&limit=2&after=b2")
+      expect(second.json).toEqual({ keys: ["b3"], next: null })
+      expect((yield* request(base, "GET", "/stores/s/keys")).json).toEqual({
+        keys: ["a1", "b1", "b2", "b3", "c1"],
+        next: null
+      })
+      expect((yield* request(base, "GET", "/stores/empty/keys")).json).toEqual({ keys: [], next: null })
+    }))
+
+  it.scopedLive("GET /stores lists the stores that hold data", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      yield* request(base, "PUT", "/stores/b/keys/k", { body: 1 })
+      yield* request(base, "PUT", "/stores/a/keys/k", { body: 1 })
+      const reply = yield* request(base, "GET", "/stores")
+      expect([reply.status, reply.json]).toEqual([200, { stores: ["a", "b"] }])
+    }))
+
+  it.scopedLive("DELETE of a key is 204, then 404", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })
+      const deleted = yield* request(base, "DELETE", "/stores/s/keys/k")
+      expect([deleted.status, deleted.text]).toEqual([204, ""])
+      expectError(yield* request(base, "GET", "/stores/s/keys/k"), 404, "NotFound")
+      expectError(yield* request(base, "DELETE", "/stores/s/keys/k"), 404, "NotFound")
+    }))
+
+  it.scopedLive("DELETE /stores/{store} drops the store and its data", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      yield* request(base, "PUT", "/stores/gone/keys/k", { body: 1 })
+      yield* request(base, "PUT", "/stores/kept/keys/k", { body: 1 })
+      const dropped = yield* request(base, "DELETE", "/stores/gone")
+      expect(dropped.status).toBe(204)
+      expect((yield* request(base, "GET", "/stores")).json).toEqual({ stores: ["kept"] })
+      expectError(yield* request(base, "GET", "/stores/gone/keys/k"), 404, "NotFound")
+    }))
+
+  describe("compare-and-set with ETags", () => {
+    it.scopedLive("If-Match writes only over the version it names", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        yield* request(base, "PUT", "/stores/s/keys/k", { body: "v1" })
+        const etag = (yield* request(base, "GET", "/stores/s/keys/k")).headers.get("etag")!
+        const updated = yield* request(base, "PUT", "/stores/s/keys/k", { body: "v2", headers: { "if-match": etag } })
+        expect(updated.status).toBe(200)
+        // The same ETag is now stale: the second writer loses.
+        const stale = yield* request(base, "PUT", "/stores/s/keys/k", { body: "v3", headers: { "if-match": etag } })
+        expectError(stale, 412, "VersionMismatch")
+        const now = yield* request(base, "GET", "/stores/s/keys/k")
+        expect([now.json, now.headers.get("etag")]).toEqual(["v2", `"${(updated.json as { version: number }).version}"`])
+        expectError(
+          yield* request(base, "PUT", "/stores/s/keys/absent", { body: 1, headers: { "if-match": "\"1\"" } }),
+          412,
+          "VersionMismatch"
+        )
+      }))
+
+    it.scopedLive("If-None-Match: * creates only", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        const created = yield* request(base, "PUT", "/stores/s/keys/k", { body: 1, headers: { "if-none-match": "*" } })
+        expect(created.status).toBe(200)
+        const again = yield* request(base, "PUT", "/stores/s/keys/k", { body: 2, headers: { "if-none-match": "*" } })
+        expectError(again, 412, "VersionMismatch")
+        expect((yield* request(base, "GET", "/stores/s/keys/k")).json).toBe(1)
+      }))
+
+    it.scopedLive("DELETE with If-Match deletes only that version", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        const first = (yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })).json as { version: number }
+        yield* request(base, "PUT", "/stores/s/keys/k", { body: 2 })
+        const stale = yield* request(base, "DELETE", "/stores/s/keys/k", { headers: { "if-match": `"${first.version}"` } })
+        expectError(stale, 412, "VersionMismatch")
+        const etag = (yield* request(base, "GET", "/stores/s/keys/k")).headers.get("etag")!
+        expect((yield* request(base, "DELETE", "/stores/s/keys/k", { headers: { "if-match": etag } })).status).toBe(204)
+      }))
+
+    it.scopedLive("a malformed If-Match is 400", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        for (const tag of ["3", "W/\"3\"", "\"x\"", "*"]) {
+          expectError(
+            yield* request(base, "PUT", "/stores/s/keys/k", { body: 1, headers: { "if-match": tag } }),
+            400,
+            "InvalidRequest"
+          )
+        }
+      }))
+  })
+
+  describe("errors", () => {
+    it.scopedLive("400 for a bad store name, key, query or body", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        expectError(yield* request(base, "GET", "/stores/b%40d/keys/k"), 400, "InvalidName")
+        expectError(yield* request(base, "GET", `/stores/s/keys/${"k".repeat(1025)}`), 400, "InvalidKey")
+        expectError(yield* request(base, "GET", "/stores/s/keys?limit=abc"), 400, "InvalidRequest")
+        expectError(yield* request(base, "GET", "/stores/s/keys?limit=0"), 400, "InvalidQuery")
+        expectError(yield* request(base, "GET", "/stores/s/keys?limit=1001"), 400, "InvalidQuery")
+        const json = { "content-type": "application/json" }
+        expectError(yield* request(base, "PUT", "/stores/s/keys/k", { body: "{\"a\":", headers: json }), 400, "InvalidJson")
+        expectError(yield* request(base, "PUT", "/stores/s/keys/k", { body: "", headers: json }), 400, "InvalidJson")
+      }))
+
+    it.scopedLive("404 with a JSON body for an unknown route", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        expectError(yield* request(base, "GET", "/nowhere"), 404, "NotFound")
+        expectError(yield* request(base, "GET", "/stores/s/keys/k/more"), 404, "NotFound")
+      }))
+
+    it.scopedLive("405 with Allow for a known path and another method", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        const post = yield* request(base, "POST", "/stores/s/keys/k", { body: 1 })
+        expectError(post, 405, "MethodNotAllowed")
+        expect(post.headers.get("allow")).toBe("GET, PUT, DELETE")
+        const put = yield* request(base, "PUT", "/stores", { body: 1 })
+        expectError(put, 405, "MethodNotAllowed")
+        expect(put.headers.get("allow")).toBe("GET")
+        expect((yield* request(base, "PATCH", "/health", { body: 1 })).headers.get("allow")).toBe("GET")
+      }))
+
+    it.scopedLive("413 for a body over the limit, and for a value over the store's limit", () =>
+      Effect.gen(function*() {
+        const base = yield* serve({ maxBodyBytes: 100 })
+        expectError(yield* request(base, "PUT", "/stores/s/keys/k", { body: "x".repeat(200) }), 413, "PayloadTooLarge")
+        expect((yield* request(base, "PUT", "/stores/s/keys/k", { body: "x".repeat(90) })).status).toBe(200)
+        const small = yield* serve({}, KV.layerMemory({ limits: { maxValueBytes: 10 } }))
+        expectError(yield* request(small, "PUT", "/stores/s/keys/k", { body: "x".repeat(20) }), 413, "ValueTooLarge")
+      }))
+
+    it.scopedLive("415 for a body that is not JSON; a body without Content-Type is taken as JSON", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/xml"]) {
+          const reply = yield* request(base, "PUT", "/stores/s/keys/k", { body: "1", headers: { "content-type": type } })
+          expectError(reply, 415, "UnsupportedMediaType")
+        }
+        const vendor = { "content-type": "application/vnd.api+json; charset=utf-8" }
+        expect((yield* request(base, "PUT", "/stores/s/keys/k", { body: "1", headers: vendor })).status).toBe(200)
+      }))
+
+    it.scopedLive("503 with Retry-After when the store is overloaded", () =>
+      Effect.gen(function*() {
+        // A mailbox of 0 is always full: every write is refused at once.
+        const base = yield* serve({}, KV.layerMemory({ mailboxCapacity: 0 }))
+        const reply = yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })
+        expectError(reply, 503, "Overloaded")
+        expect(reply.headers.get("retry-after")).toBe("1")
+        // Reads do not queue.
+        expectError(yield* request(base, "GET", "/stores/s/keys/k"), 404, "NotFound")
+      }))
+  })
+
+  describe("token", () => {
+    it.scopedLive("when set, every route but /health needs Authorization: Bearer", () =>
+      Effect.gen(function*() {
+        const base = yield* serve({ token: "s3cret" })
+        expect((yield* request(base, "GET", "/health")).status).toBe(200)
+        const routes: ReadonlyArray<readonly [string, string]> = [
+          ["GET", "/stores"],
+          ["DELETE", "/stores/s"],
+          ["GET", "/stores/s/keys"],
+          ["GET", "/stores/s/keys/k"],
+          ["PUT", "/stores/s/keys/k"],
+          ["DELETE", "/stores/s/keys/k"]
+        ]
+        for (const [method, path] of routes) {
+          for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "Bearer s3cret-and-more" }]) {
+            const refused = yield* request(base, method, path, { body: 1, headers })
+            expectError(refused, 401, "Unauthorized")
+            expect(refused.headers.get("www-authenticate")).toBe("Bearer")
+          }
+        }
+        const auth = { authorization: "Bearer s3cret" }
+        expect((yield* request(base, "PUT", "/stores/s/keys/k", { body: 1, headers: auth })).status).toBe(200)
+        expect((yield* request(base, "GET", "/stores/s/keys/k", { headers: auth })).json).toBe(1)
+        expect((yield* request(base, "GET", "/stores", { headers: auth })).json).toEqual({ stores: ["s"] })
+      }))
+
+    it.scopedLive("when not set, no route needs it", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        expect((yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })).status).toBe(200)
+        expect((yield* request(base, "GET", "/stores", { headers: { authorization: "Bearer anything" } })).status)
+          .toBe(200)
+      }))
+  })
+
+  describe("documentation", () => {
+    it.scopedLive("GET /openapi.json lists every route", () =>
+      Effect.gen(function*() {
+        const base = yield* serve({ token: "t" })
+        const reply = yield* request(base, "GET", "/openapi.json")
+        expect(reply.status).toBe(200)
+        const paths = (reply.json as { paths: Record<string, Record<string, unknown>> }).paths
+        const routes = Object.entries(paths).flatMap(([path, operations]) =>
+          Object.keys(operations).filter((key) => ["get", "put", "delete", "post", "patch"].includes(key)).map((
+            method
+          ) => `${method.toUpperCase()} ${path}`)
+        )
+        expect(routes.sort()).toEqual([
+          "DELETE /stores/{store}",
+          "DELETE /stores/{store}/keys/{key}",
+          "GET /health",
+          "GET /stores",
+          "GET /stores/{store}/keys",
+          "GET /stores/{store}/keys/{key}",
+          "PUT /stores/{store}/keys/{key}"
+        ])
+        const put = paths["/stores/{store}/keys/{key}"]!["put"] as { responses: Record<string, unknown> }
+        expect(Object.keys(put.responses).sort()).toEqual(["200", "400", "401", "412", "413", "415", "503"])
+      }))
+
+    it.scopedLive("GET /docs serves Swagger UI", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        const reply = yield* request(base, "GET", "/docs")
+        expect(reply.status).toBe(200)
+        expect(reply.headers.get("content-type")).toMatch(/^text\/html/)
+        expect(reply.text).toContain("swagger-ui")
+      }))
+  })
+})
