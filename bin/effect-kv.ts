@@ -2,4 +2,4 @@
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cli from "../src/cli/Cli.js"
 
-NodeRuntime.runMain(Cli.run(process.argv), { disableErrorReporting: true, teardown: Cli.teardown })
+NodeRuntime.runMain(Cli.run(process.argv), { disableErrorReporting: true, disablePrettyLogger: true, teardown: Cli.teardown })

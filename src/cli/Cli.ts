@@ -13,16 +13,25 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as ClientCommands from "./ClientCommands.js"
+import { compact } from "./Compact.js"
+import { serve } from "./Serve.js"
+import * as Transfer from "./Transfer.js"
+// import { verify } from "./Verify.js"
 import * as Output from "./Output.js"
 
 export const command = Command.make("effect-kv").pipe(
   Command.withDescription("A durable, OTP-style key-value store: run a server, talk to one, or tend a data folder."),
   Command.withSubcommands([
+    serve,
     ClientCommands.get,
     ClientCommands.put,
     ClientCommands.del,
     ClientCommands.keys,
-    ClientCommands.stores
+    ClientCommands.stores,
+    // verify,
+    compact,
+    Transfer.exportCommand,
+    Transfer.importCommand
   ])
 )
 

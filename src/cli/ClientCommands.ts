@@ -43,10 +43,10 @@ export const put = Command.make("put", {
   Effect.gen(function*() {
     const fromStdin = args.json === "-"
     const json = fromStdin ? yield* Stdin.text : args.json
-    yield* decodeValue(json).pipe(
+    const value = yield* decodeValue(json).pipe(
       Effect.mapError((error) => new InvalidJson({ source: fromStdin ? "stdin" : "the JSON argument", reason: reasonOf(error) }))
     )
-    const version = yield* (yield* Client.ServerClient).put(args.store, args.key, json)
+    const version = yield* (yield* Client.ServerClient).put(args.store, args.key, value)
     yield* printLine(JSON.stringify({ version }))
   })).pipe(withServer, Command.withDescription("Sets KEY in STORE to a JSON value; prints the key's new version."))
 

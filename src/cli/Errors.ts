@@ -22,7 +22,7 @@ export class InvalidImportLine extends Schema.TaggedError<InvalidImportLine>()("
   reason: Schema.String
 }) {
   override get message(): string {
-    return `line ${this.line} of the import: ${this.reason}; lines before it were imported`
+    return `line ${this.line} of the import: ${this.reason}`
   }
 }
 
@@ -38,12 +38,11 @@ export class ServerUnreachable extends Schema.TaggedError<ServerUnreachable>()("
 
 /** The server answered with an error; `error` is its tag, `reason` its message. */
 export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestFailed", {
-  status: Schema.Number,
   error: Schema.String,
   reason: Schema.String
 }) {
   override get message(): string {
-    return `${this.reason} (HTTP ${this.status} ${this.error})`
+    return `${this.reason} (${this.error})`
   }
 }
 
@@ -54,5 +53,15 @@ export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFail
 }) {
   override get message(): string {
     return `${this.problems} problem${this.problems === 1 ? "" : "s"} found in ${this.dataDir}`
+  }
+}
+
+/** A tool was asked for a store that holds no data in the folder. */
+export class NoSuchStore extends Schema.TaggedError<NoSuchStore>()("NoSuchStore", {
+  store: Schema.String,
+  dataDir: Schema.String
+}) {
+  override get message(): string {
+    return `no store "${this.store}" holds data in ${this.dataDir}; leave out the store to take them all`
   }
 }

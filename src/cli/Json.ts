@@ -8,9 +8,9 @@ import type * as Effect from "effect/Effect"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 
-/** Decodes JSON text into `schema`'s type. */
+/** Decodes JSON text into `schema`'s type; a missing field is an error even where any value would do. */
 export const decodeJson = <A, I>(schema: Schema.Schema<A, I>) => {
-  const decode = Schema.decode(Schema.parseJson(schema))
+  const decode = Schema.decode(Schema.parseJson(schema), { exact: true })
   return (text: string): Effect.Effect<A, ParseResult.ParseError> => decode(text)
 }
 

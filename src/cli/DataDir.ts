@@ -1,0 +1,36 @@
+/**
+ * The data folder the offline tools work on, and the `KV` they open on it: the same layer the
+ * server runs on, so the folder's lock keeps them off a folder a server holds.
+ *
+ * @since 0.1.0
+ */
+import * as Args from "@effect/cli/Args"
+import * as Options from "@effect/cli/Options"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import type * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { KV, type KVService } from "../kv/KV.js"
+import type { StorageFailure } from "../storage/Errors.js"
+import { NoSuchStore } from "./Errors.js"
+
+/** `--data-dir`, or `KV_DATA_DIR`, default `./data`. */
+export const dataDirOption = Options.text("data-dir").pipe(
+  Options.withDescription("The data folder."),
+  Options.withFallbackConfig(Config.string("KV_DATA_DIR")),
+  Options.withDefault("./data")
+)
+
+/** `KV` on the data folder, for a tool that runs while no server does. */
+export const layerKV = (dataDir: string): Layer.Layer<KV, StorageFailure> => KV.layer({ dataDir, sync: "always" })
+
+/** An optional `STORE` argument: the tool works on that store only. */
+export const storeArg = Args.text({ name: "STORE" }).pipe(Args.withDescription("Only this store (default: all)."), Args.optional)
+
+/** The stores a tool works on: the one named, which must hold data, or all of them. */
+export const chosenStores = (kv: KVService, dataDir: string, store: Option.Option<string>) =>
+  Effect.flatMap(kv.stores, (stores) =>
+    Option.match(store, {
+      onNone: () => Effect.succeed(stores),
+      onSome: (name) => stores.includes(name) ? Effect.succeed([name]) : Effect.fail(new NoSuchStore({ store: name, dataDir }))
+    }))

@@ -1,0 +1,85 @@
+/**
+ * `serve`: the HTTP server over `KV` on a data folder, until SIGTERM or SIGINT.
+ *
+ * On the first signal the launcher interrupts the command, which closes the layers in order: the
+ * server stops accepting and finishes the requests in flight, then every store's log is flushed
+ * and closed, and the process exits 0. A second signal ends the process at once.
+ *
+ * @since 0.1.0
+ */
+import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import * as HttpServer from "@effect/platform/HttpServer"
+import * as Path from "@effect/platform/Path"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Server from "../http/Server.js"
+import { KV } from "../kv/KV.js"
+import { dataDirOption } from "./DataDir.js"
+import { colourEnabled, printLine } from "./Output.js"
+
+const syncPolicies = ["always", "interval", "none"] as const
+
+const options = {
+  dataDir: dataDirOption,
+  host: Options.text("host").pipe(
+    Options.withDescription("The interface to listen on; 0.0.0.0 for every one."),
+    Options.withFallbackConfig(Config.string("KV_HOST")),
+    Options.withDefault(Server.defaultHost)
+  ),
+  port: Options.integer("port").pipe(
+    Options.filterMap(Option.liftPredicate((port) => port >= 0 && port <= 65535), "--port must be from 0 to 65535"),
+    Options.withDescription("The port; 0 takes a free one."),
+    Options.withFallbackConfig(Config.integer("KV_PORT")),
+    Options.withDefault(Server.defaultPort)
+  ),
+  sync: Options.choice("sync", syncPolicies).pipe(
+    Options.withDescription(
+      "When a write is acknowledged: always (after an fsync), interval (fsync every second), none (left to the OS)."
+    ),
+    Options.withFallbackConfig(Config.literal(...syncPolicies)("KV_SYNC")),
+    Options.withDefault("always" as const)
+  ),
+  token: Options.redacted("token").pipe(
+    Options.withDescription("Require \"Authorization: Bearer <token>\" on every route but /health."),
+    Options.withFallbackConfig(Config.redacted("KV_TOKEN")),
+    Options.optional
+  )
+}
+
+// Structured logs: JSON for a machine reading stdout, readable lines for a person.
+const layerLogger = Layer.unwrapEffect(Effect.map(colourEnabled, (colour) =>
+  Logger.replace(
+    Logger.defaultLogger,
+    process.stdout.isTTY === true ? Logger.prettyLogger({ colors: colour }) : Logger.withConsoleLog(Logger.jsonLogger)
+  )))
+
+// Runs while the server does: says where it listens, then waits for a signal.
+const announce = (dataDir: string) =>
+  Effect.gen(function*() {
+    const server = yield* HttpServer.HttpServer
+    const path = yield* Path.Path
+    const address = server.address._tag === "TcpAddress"
+      ? `http://${server.address.hostname}:${server.address.port}`
+      : server.address.path
+    yield* printLine(`effect-kv listening on ${address}, data in ${path.resolve(dataDir)}`)
+    return yield* Effect.never
+  })
+
+export const serve = Command.make("serve", options, (args) =>
+  announce(args.dataDir).pipe(
+    Effect.provide(
+      Server.layer({
+        host: args.host,
+        port: args.port,
+        token: Option.getOrUndefined(Option.map(args.token, Redacted.value))
+      }).pipe(Layer.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync })))
+    ),
+    Effect.provide(layerLogger)
+  )).pipe(
+    Command.withDescription("Serves the HTTP API on a data folder until SIGTERM or SIGINT (Ctrl-C).")
+  )

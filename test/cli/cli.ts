@@ -1,0 +1,116 @@
+/**
+ * Running the built CLI as a child process, in temporary folders, against a real server.
+ */
+import { type ChildProcess, spawn } from "node:child_process"
+import * as Fs from "node:fs/promises"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import { fileURLToPath } from "node:url"
+import { Deferred, Effect, Exit, Scope } from "effect"
+
+const binary = fileURLToPath(new URL("../../dist/bin/effect-kv.js", import.meta.url))
+
+/** What a finished run printed and how it ended. */
+export interface Result {
+  readonly code: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+export interface RunOptions {
+  /** Extra environment variables; the parent's `KV_*` ones are never passed on. */
+  readonly env?: Record<string, string>
+  /** Written to stdin, which is then closed. */
+  readonly input?: string
+  readonly cwd?: string
+}
+
+const childEnv = (extra: Record<string, string> = {}) => {
+  const env: Record<string, string> = {}
+  for (const [name, value] of Object.entries(process.env)) {
+    if (value !== undefined && !name.startsWith("KV_") && name !== "NO_COLOR") env[name] = value
+  }
+  return { ...env, ...extra }
+}
+
+const spawnCli = (args: ReadonlyArray<string>, options: RunOptions = {}) =>
+  spawn(process.execPath, [binary, ...args], {
+    env: childEnv(options.env),
+    cwd: options.cwd ?? process.cwd(),
+    stdio: ["pipe", "pipe", "pipe"]
+  })
+
+// Collects a child's output until it exits.
+const collect = (child: ChildProcess): Effect.Effect<Result> =>
+  Effect.async<Result>((resume) => {
+    let stdout = ""
+    let stderr = ""
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => stdout += chunk)
+    child.stderr!.setEncoding("utf8").on("data", (chunk: string) => stderr += chunk)
+    child.on("close", (code, signal) => resume(Effect.succeed({ code, signal, stdout, stderr })))
+  })
+
+/** Runs `effect-kv ...args` to completion. */
+export const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Effect.Effect<Result> =>
+  Effect.suspend(() => {
+    const child = spawnCli(args, options)
+    const result = collect(child)
+    child.stdin!.end(options.input ?? "")
+    return result
+  })
+
+/** A fresh temporary folder, removed with the scope. */
+export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
+  Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "effect-kv-cli-"))),
+  (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))
+)
+
+/** A running `effect-kv serve`. */
+export interface Server {
+  readonly url: string
+  readonly child: ChildProcess
+  /** Resolves when the process has exited. */
+  readonly exited: Effect.Effect<Result>
+}
+
+/**
+ * Starts `effect-kv serve ...args` and waits for its "listening" line. The scope kills it if it
+ * still runs.
+ */
+export const serveWith = (args: ReadonlyArray<string>, options: RunOptions = {}): Effect.Effect<Server, Error, Scope.Scope> =>
+  Effect.gen(function*() {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => spawnCli(["serve", ...args], options)),
+      (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+    )
+    const listening = yield* Deferred.make<string, Error>()
+    const exited = yield* Deferred.make<Result>()
+    let seen = ""
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      seen += chunk
+      const url = /https?:\/\/[^\s,]+/.exec(seen)
+      if (url !== null) Deferred.unsafeDone(listening, Exit.succeed(url[0]))
+    })
+    yield* Effect.forkDaemon(Effect.flatMap(collect(child), (result) => {
+      Deferred.unsafeDone(listening, Exit.fail(new Error(`serve exited before listening: ${result.stderr}`)))
+      return Deferred.succeed(exited, result)
+    }))
+    const url = yield* Deferred.await(listening)
+    return { url, child, exited: Deferred.await(exited) }
+  })
+
+/** Starts `effect-kv serve` on `dataDir` and a free port of 127.0.0.1, durable (`--sync always`). */
+export const serve = (dataDir: string, args: ReadonlyArray<string> = [], options: RunOptions = {}) =>
+  serveWith(["--data-dir", dataDir, "--port", "0", "--sync", "always", ...args], options)
+
+/** Stops a server as an operator does, and waits for it to exit. */
+export const stop = (server: Server, signal: NodeJS.Signals = "SIGTERM") =>
+  Effect.zipRight(Effect.sync(() => server.child.kill(signal)), server.exited)
+
+/** A raw HTTP request to a test server, for what the CLI does not do. */
+export const request = (url: string, init: RequestInit = {}) =>
+  Effect.promise(async () => {
+    const response = await fetch(url, init)
+    return { status: response.status, body: await response.text() }
+  })
