@@ -34,14 +34,16 @@ describe("effect-kv usage", () => {
       expect(result.stdout).not.toMatch(/\u001b\[/)
     }))
 
-  it.live.each([
+  const badArguments: ReadonlyArray<readonly [ReadonlyArray<string>, RegExp]> = [
     [["bogus"], /subcommand/],
     [["get", "only-a-store"], /Missing argument <KEY>/],
     [["keys", "s", "--limit", "0"], /--limit must be at least 1/],
     [["keys", "s", "--limit", "many"], /integer/],
     [["serve", "--sync", "sometimes"], /always/],
     [["serve", "--port", "http"], /integer/]
-  ] as const)("a bad argument %j is one line on stderr and exit code 2", (args, message) =>
+  ]
+
+  it.live.each(badArguments)("a bad argument %j is one line on stderr and exit code 2", ([args, message]) =>
     Effect.gen(function*() {
       const result = yield* Cli.run(args)
       expect(result.code).toBe(2)

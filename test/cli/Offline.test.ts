@@ -1,0 +1,125 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Effect } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import * as Cli from "./cli.js"
+
+const values: ReadonlyArray<unknown> = [null, 0, -1.5, "", "text ✓ \u001b[31m", true, [], [1, [2]], { a: { b: null } }]
+
+// A folder written by a real server, then left by it.
+const writtenByServer = (dir: string) =>
+  Effect.gen(function*() {
+    const server = yield* Cli.serve(dir)
+    const put = (store: string, key: string, value: unknown) =>
+      Cli.run(["put", store, key, JSON.stringify(value), "--url", server.url]).pipe(
+        Effect.tap((result) => expect(result.code).toBe(0))
+      )
+    for (const [i, value] of values.entries()) yield* put("values", `k${i}`, value)
+    yield* put("users", "ada", { name: "Ada" })
+    yield* put("users", "ada", { name: "Ada King" })
+    yield* put("users", "alan", { name: "Alan" })
+    expect((yield* Cli.stop(server)).code).toBe(0)
+  })
+
+const logOf = (dir: string, encodedStore: string) => Path.join(dir, "stores", encodedStore, "log")
+
+describe("effect-kv offline tools", () => {
+  it.scopedLive("export then import into a fresh folder gives the same export", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      yield* writtenByServer(Path.join(dir, "a"))
+
+      const exported = yield* Cli.run(["export", "--data-dir", Path.join(dir, "a")])
+      expect(exported).toMatchObject({ code: 0, stderr: "" })
+      const lines = exported.stdout.trimEnd().split("\n").map((line) => JSON.parse(line))
+      expect(lines).toContainEqual({ store: "users", key: "ada", value: { name: "Ada King" } })
+      for (const [i, value] of values.entries()) expect(lines).toContainEqual({ store: "values", key: `k${i}`, value })
+      expect(lines).toHaveLength(values.length + 2)
+
+      const imported = yield* Cli.run(["import", "--data-dir", Path.join(dir, "b")], { input: exported.stdout })
+      expect(imported).toMatchObject({ code: 0, stderr: "" })
+      const again = yield* Cli.run(["export"], { env: { KV_DATA_DIR: Path.join(dir, "b") } })
+      expect(again.stdout).toBe(exported.stdout)
+
+      const oneStore = yield* Cli.run(["export", "users", "--data-dir", Path.join(dir, "b")])
+      expect(oneStore.stdout.trimEnd().split("\n").map((line) => JSON.parse(line).store)).toEqual(["users", "users"])
+      const noStore = yield* Cli.run(["export", "nobody", "--data-dir", Path.join(dir, "b")])
+      expect(noStore.code).toBe(1)
+      expect(noStore.stderr).toMatch(/^error: no store "nobody"/)
+    }))
+
+  it.scopedLive("import stops at a bad line and names it", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      const input = [
+        JSON.stringify({ store: "s", key: "a", value: 1 }),
+        "",
+        JSON.stringify({ store: "s", key: "b" }),
+        JSON.stringify({ store: "s", key: "c", value: 3 })
+      ].join("\n")
+      const result = yield* Cli.run(["import", "--data-dir", dir], { input })
+      expect(result.code).toBe(1)
+      expect(result.stderr).toMatch(/^error: line 3 of the import: value: is missing$/m)
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1)
+
+      const notJson = yield* Cli.run(["import", "--data-dir", dir], { input: "{\"store\":\"s\"\n" })
+      expect(notJson.stderr).toMatch(/^error: line 1 of the import: .*JSON/m)
+
+      const refused = yield* Cli.run(["import", "--data-dir", dir], {
+        input: `${JSON.stringify({ store: "s", key: "ok", value: 1 })}\n${JSON.stringify({ store: "bad/name", key: "k", value: 1 })}\n`
+      })
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toMatch(/^error: line 2 of the import: invalid store name/m)
+    }))
+
+  it.scopedLive("compact keeps every key", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      yield* writtenByServer(dir)
+      const before = yield* Cli.run(["export", "--data-dir", dir])
+      const all = yield* Cli.run(["compact", "--data-dir", dir])
+      expect(all).toMatchObject({ code: 0, stdout: "compacted 2 stores\n" })
+      const one = yield* Cli.run(["compact", "users", "--data-dir", dir])
+      expect(one).toMatchObject({ code: 0, stdout: "compacted 1 store\n" })
+      expect((yield* Cli.run(["export", "--data-dir", dir])).stdout).toBe(before.stdout)
+      expect((yield* Cli.run(["verify", "--data-dir", dir])).code).toBe(0)
+    }))
+
+  it.scopedLive("the tools refuse a folder a server holds", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      yield* Cli.serve(dir)
+      for (const args of [["export"], ["compact"], ["import"]]) {
+        const result = yield* Cli.run([...args, "--data-dir", dir])
+        expect(result.code).toBe(1)
+        expect(result.stderr).toMatch(/^error: .* is in use by process \d+/)
+      }
+    }))
+
+  it.scopedLive("verify passes a healthy folder, and fails on a corrupted or torn log naming the file", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      yield* writtenByServer(dir)
+      const healthy = yield* Cli.run(["verify", "--data-dir", dir])
+      expect(healthy.code).toBe(0)
+
+      // Damage the first record of a log that has records after it: corruption, not a torn tail.
+      const log = logOf(dir, "users")
+      const bytes = Fs.readFileSync(log)
+      const damaged = Buffer.from(bytes)
+      damaged[12] = damaged[12]! ^ 0xff
+      Fs.writeFileSync(log, damaged)
+      const corrupt = yield* Cli.run(["verify", "--data-dir", dir])
+      expect(corrupt.code).toBe(1)
+      expect(corrupt.stdout).toContain(log)
+      expect(corrupt.stdout).toMatch(/corrupt/i)
+      expect(corrupt.stderr).toMatch(/^error: 1 problem found in /)
+
+      // Cut the last record short: a torn tail.
+      Fs.writeFileSync(log, bytes.subarray(0, bytes.length - 3))
+      const torn = yield* Cli.run(["verify", "--data-dir", dir])
+      expect(torn.code).toBe(1)
+      expect(torn.stdout).toContain(log)
+      expect(torn.stdout).toMatch(/torn/i)
+    }))
+})

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "@effect/vitest"
+import { Deferred, Effect, Option } from "effect"
+import * as Fs from "node:fs"
+import * as Path from "node:path"
+import { KV } from "../../src/kv/KV.js"
+import * as Cli from "./cli.js"
+
+describe("effect-kv serve", () => {
+  it.scopedLive("says where it listens and what folder it serves", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      const server = yield* Cli.serve(Path.join(dir, "data"))
+      expect(server.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/)
+      expect(yield* Cli.request(`${server.url}/health`)).toEqual({ status: 200, body: "{\"status\":\"ok\"}" })
+      const result = yield* Cli.stop(server)
+      expect(result.stdout.split("\n")[0]).toBe(`effect-kv listening on ${server.url}, data in ${Path.join(dir, "data")}`)
+    }))
+
+  it.scopedLive("takes every option from KV_* environment variables", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      const server = yield* Cli.serveWith([], {
+        cwd: dir,
+        env: { KV_DATA_DIR: "from-env", KV_HOST: "127.0.0.1", KV_PORT: "0", KV_SYNC: "none", KV_TOKEN: "t0ken" }
+      })
+      expect((yield* Cli.request(`${server.url}/stores`)).status).toBe(401)
+      const put = yield* Cli.run(["put", "s", "k", "1"], { env: { KV_URL: server.url, KV_TOKEN: "t0ken" } })
+      expect(put.code).toBe(0)
+      expect(Fs.existsSync(Path.join(dir, "from-env"))).toBe(true)
+      const result = yield* Cli.stop(server)
+      expect(result.stdout).toContain(`data in ${Path.join(dir, "from-env")}`)
+    }))
+
+  it.scopedLive("a bad KV_SYNC is a usage error", () =>
+    Effect.gen(function*() {
+      const result = yield* Cli.run(["serve", "--port", "0"], { env: { KV_SYNC: "sometimes" } })
+      expect(result.code).toBe(2)
+      expect(result.stderr.trimEnd().split("\n")).toHaveLength(1)
+    }))
+
+  it.scopedLive("a folder another server holds is refused in one line", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      yield* Cli.serve(dir)
+      const second = yield* Cli.run(["serve", "--data-dir", dir, "--port", "0"])
+      expect(second.code).toBe(1)
+      expect(second.stderr).toMatch(/^error: .* is in use by process \d+/)
+      expect(second.stderr.trimEnd().split("\n")).toHaveLength(1)
+    }))
+
+  it.scopedLive("SIGTERM with writes in flight: exits 0 and every acknowledged write is on disk", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      const server = yield* Cli.serve(dir)
+      const acknowledged: Array<number> = []
+      const firstAcknowledged = yield* Deferred.make<void>()
+      const put = (i: number) =>
+        Effect.tryPromise(() =>
+          fetch(`${server.url}/stores/inflight/keys/k${i}`, {
+            method: "PUT",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify({ i })
+          })
+        ).pipe(
+          Effect.tap((response) =>
+            response.status === 200
+              ? Effect.zipRight(Effect.sync(() => acknowledged.push(i)), Deferred.succeed(firstAcknowledged, undefined))
+              : Effect.void
+          ),
+          Effect.either // refused or cut off by the shutdown: not acknowledged, so not promised
+        )
+      const writes = yield* Effect.fork(Effect.forEach(Array.from({ length: 400 }, (_, i) => i), put, { concurrency: 400 }))
+      yield* Deferred.await(firstAcknowledged)
+      const result = yield* Cli.stop(server)
+      const outcomes = yield* writes.await
+      expect(result.code).toBe(0)
+      expect(result.signal).toBe(null)
+      expect(outcomes._tag).toBe("Success")
+      expect(acknowledged.length).toBeGreaterThan(0)
+      // Shut down cleanly: the lock is given back.
+      expect(Fs.existsSync(Path.join(dir, "LOCK"))).toBe(false)
+
+      const onDisk = yield* Effect.gen(function*() {
+        const kv = yield* KV
+        return yield* Effect.forEach(acknowledged, (i) => kv.get("inflight", `k${i}`))
+      }).pipe(Effect.provide(KV.layer({ dataDir: dir })))
+      expect(onDisk).toEqual(acknowledged.map((i) => Option.some({ i })))
+    }))
+})
