@@ -12,6 +12,7 @@ import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as ClientCommands from "./ClientCommands.js"
 import { compact } from "./Compact.js"
 import { serve } from "./Serve.js"
@@ -37,32 +38,25 @@ export const command = Command.make("effect-kv").pipe(
 
 const cli = Command.run(command, { name: "effect-kv", version: "0.1.0" })
 
+// @effect/cli has printed a usage error already, with the usage it concerns.
+const isUsageError = (cause: Cause.Cause<unknown>) =>
+  Option.exists(Cause.failureOption(cause), ValidationError.isValidationError)
+
 /**
  * Runs the command line `argv` (as `process.argv`). A failure is printed as one line on stderr,
- * then fails the effect for the exit code; @effect/cli prints its own usage errors.
+ * then fails the effect for {@link teardown} to pick the exit code.
  */
 export const run = (argv: ReadonlyArray<string>): Effect.Effect<void, unknown> =>
   cli(argv).pipe(
     Effect.tapErrorCause((cause) =>
-      Cause.isInterruptedOnly(cause) || Cause.failureOption(cause).pipe((failure) =>
-          failure._tag === "Some" && ValidationError.isValidationError(failure.value)
-        )
-        ? Effect.void
-        : Output.reportFailure(cause)
+      Cause.isInterruptedOnly(cause) || isUsageError(cause) ? Effect.void : Output.reportFailure(cause)
     ),
     Effect.provide(Layer.merge(NodeContext.layer, Output.layerConsole))
   )
 
 /** Exit codes: 0 success or stopped by a signal, 2 a usage error, 1 any other failure. */
 export const teardown: Teardown = (exit, onExit) =>
-  onExit(
-    Exit.match(exit, {
-      onSuccess: () => 0,
-      onFailure: (cause) =>
-        Cause.isInterruptedOnly(cause)
-          ? 0
-          : Cause.failureOption(cause).pipe((failure) =>
-            failure._tag === "Some" && ValidationError.isValidationError(failure.value) ? 2 : 1
-          )
-    })
-  )
+  onExit(Exit.match(exit, {
+    onSuccess: () => 0,
+    onFailure: (cause) => Cause.isInterruptedOnly(cause) ? 0 : isUsageError(cause) ? 2 : 1
+  }))
