@@ -14,6 +14,7 @@
  *
  * @since 0.1.0
  */
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -80,6 +81,8 @@ export interface KVService {
   readonly stores: Effect.Effect<ReadonlyArray<string>, StorageFailure>
   /** Stops `store` and deletes its data. */
   readonly dropStore: (store: string) => Effect.Effect<void, StoreError>
+  /** Rewrites `store`'s log as a snapshot of its state, reclaiming the space of dead records. */
+  readonly compact: (store: string) => Effect.Effect<void, StoreError>
 }
 
 /** Options of the `KV` layers. */
@@ -143,7 +146,8 @@ export const make = (options: KVOptions = {}) =>
       stores: storage.stores,
       dropStore: (store) =>
         Effect.flatMap(checkName(limits, store), (name) =>
-          Effect.zipRight(registry.stop(name), storage.drop(name)))
+          Effect.zipRight(registry.stop(name), storage.drop(name))),
+      compact: (store) => Effect.flatMap(lookup(store), (running) => running.compact)
     }
     return service
   })
@@ -153,6 +157,13 @@ export class KV extends Context.Tag("effect-kv/KV")<KV, KVService>() {
   /** `KV` on whatever `Storage` is provided. */
   static layerWith = (options: KVOptions = {}): Layer.Layer<KV, never, Storage.Storage> =>
     Layer.scoped(KV, make(options))
+
+  /**
+   * `KV` on disk, in `options.dataDir`, on Node's file system: see `Storage.FileOptions` for the
+   * sync policy, writers and compaction. Fails with `DataDirLocked` if another process holds it.
+   */
+  static layer = (options: KVOptions & Storage.FileOptions): Layer.Layer<KV, StorageFailure> =>
+    KV.layerWith(options).pipe(Layer.provide(Storage.layerFile(options)), Layer.provide(NodeFileSystem.layer))
 
   /** `KV` kept in memory: for tests and caches. Nothing survives the process. */
   static layerMemory = (options: KVOptions = {}): Layer.Layer<KV> =>

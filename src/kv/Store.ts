@@ -54,6 +54,8 @@ export interface Store {
   readonly server: Server.Server<Write, number, WriteError>
   /** The acknowledged state; only the server writes it. */
   readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
+  /** Rewrites the store's log as a snapshot of its acknowledged state (compaction on demand). */
+  readonly compact: Effect.Effect<void, StorageFailure>
 }
 
 /** Options of {@link start}. */
@@ -95,7 +97,7 @@ export const start = (
       capacity: options.capacity ?? 10_000,
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open
-    return { name, server, entries: ref }
+    return { name, server, entries: ref, compact: log.compact }
   })
 
 /** Applies a batch of writes: check each, append the changes as one batch, then publish. */

@@ -2,12 +2,18 @@
  * The `Storage` service: where a store's changes go and where its state comes back from.
  *
  * A store opens its log once ({@link Storage.open}), gets back the state it had, and from then
- * on appends each batch of changes together with the state they lead to. The file layer
- * (`layerFile`) writes an append-only log; {@link layerMemory} keeps each store's last state in
- * memory, so a restarted store comes back with its data within one process.
+ * on appends each batch of changes together with the state they lead to. {@link layerFile}
+ * writes an append-only log per store in a data folder (see `DataDir` for its layout);
+ * {@link layerMemory} keeps each store's last state in memory, so a restarted store comes back
+ * with its data within one process.
+ *
+ * For tools working on a data folder that no server holds, `Verify.verify(dataDir)` checks every
+ * log and snapshot; compaction, export and import go through `KV.layer` (`KV.compact`, reads,
+ * writes).
  *
  * @since 0.1.0
  */
+import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
@@ -15,6 +21,10 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import { type Change, emptySnapshot, type Snapshot } from "./Change.js"
 import type { StorageFailure } from "./Errors.js"
+import * as FileStorage from "./FileStorage.js"
+
+export type { FileOptions } from "./FileStorage.js"
+export type { SyncPolicy } from "./WriterPool.js"
 
 /** One store's open log. Closing the scope it was opened in closes it. */
 export interface StoreLog {
@@ -56,3 +66,11 @@ export const layerMemory: Layer.Layer<Storage> = Layer.sync(Storage, () => {
     drop: (store) => Effect.sync(() => void states.delete(store))
   }
 })
+
+/**
+ * Storage in a data folder, on the `FileSystem` provided (`NodeFileSystem.layer` on Node): fails
+ * with `DataDirLocked` if another process holds the folder. See `FileOptions` for the sync
+ * policies, writers and compaction.
+ */
+export const layerFile = (options: FileStorage.FileOptions): Layer.Layer<Storage, StorageFailure, FileSystem.FileSystem> =>
+  Layer.scoped(Storage, FileStorage.make(options))

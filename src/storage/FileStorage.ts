@@ -1,0 +1,176 @@
+/**
+ * `Storage` on disk: the data folder of `DataDir`, one log per store written by the writer pool,
+ * recovery on open, compaction past a threshold. Built by `Storage.layerFile`.
+ *
+ * @since 0.1.0
+ */
+import * as FileSystem from "@effect/platform/FileSystem"
+import type * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
+import type * as Scope from "effect/Scope"
+import * as Path from "node:path"
+import { emptySnapshot, type Snapshot } from "./Change.js"
+import * as DataDir from "./DataDir.js"
+import { StorageError, type StorageFailure } from "./Errors.js"
+import * as LogFile from "./LogFile.js"
+import { encodeChanges, encodeSnapshot } from "./Record.js"
+import { readSnapshot, replayLog } from "./Recovery.js"
+import type { Storage, StoreLog } from "./Storage.js"
+import * as WriterPool from "./WriterPool.js"
+
+/** Options of `Storage.layerFile`. */
+export interface FileOptions {
+  /** The data folder; created if missing. One process holds it at a time. */
+  readonly dataDir: string
+  /**
+   * When a write is acknowledged: `"always"` (default) after an fsync covering it, shared by
+   * the writes waiting with it; `"interval"` at once, with an fsync every `syncInterval`;
+   * `"none"` at once, leaving it to the operating system.
+   */
+  readonly sync?: WriterPool.SyncPolicy
+  /** How often `"interval"` fsyncs (default 1 second). */
+  readonly syncInterval?: Duration.DurationInput
+  /** Writer fibers; a store's name is hashed to pick its writer (default 4). */
+  readonly writers?: number
+  /**
+   * Compaction past a threshold: when dead records (overwritten or deleted) number at least
+   * `minDeadRecords` (default 1,000) and more than `deadRatio` (default 1) times the live keys.
+   */
+  readonly compaction?: { readonly deadRatio?: number; readonly minDeadRecords?: number }
+}
+
+/** Reads a whole file, or `None` if it does not exist. */
+export const readIfExists = (fs: FileSystem.FileSystem, path: string) =>
+  fs.readFile(path).pipe(
+    Effect.map((bytes) => Option.some(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))),
+    Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeedNone),
+    DataDir.orStorageError("read", path)
+  )
+
+/** The size of a snapshot of no entries: a store whose files hold no more holds no data. */
+const emptySnapshotBytes = Array.from(encodeSnapshot(emptySnapshot)).reduce((sum, chunk) => sum + chunk.length, 0)
+
+/** Builds the file `Storage` in the scope: takes the folder's lock and starts the writers. */
+export const make = (
+  options: FileOptions
+): Effect.Effect<Context.Tag.Service<Storage>, StorageFailure, FileSystem.FileSystem | Scope.Scope> =>
+  Effect.gen(function*() {
+    const fs = yield* FileSystem.FileSystem
+    const paths = DataDir.layout(options.dataDir)
+    const makeDirectory = (dir: string) =>
+      fs.makeDirectory(dir, { recursive: true }).pipe(DataDir.orStorageError("create folder", dir))
+    yield* makeDirectory(paths.root)
+    yield* DataDir.lock(fs, paths)
+    yield* makeDirectory(paths.stores)
+    // A drop renames a store here first; finish any that a crash interrupted.
+    yield* fs.remove(paths.trash, { recursive: true, force: true }).pipe(DataDir.orStorageError("empty", paths.trash))
+    yield* makeDirectory(paths.trash)
+
+    const pool = yield* WriterPool.make(fs, {
+      writers: options.writers ?? 4,
+      sync: options.sync ?? "always",
+      syncInterval: options.syncInterval ?? Duration.seconds(1),
+      deadRatio: options.compaction?.deadRatio ?? 1,
+      minDeadRecords: options.compaction?.minDeadRecords ?? 1000
+    })
+    const open = new Map<string, LogFile.LogFile>()
+    let dropped = 0
+
+    const recover = (store: string): Effect.Effect<LogFile.LogFile, StorageFailure> =>
+      Effect.gen(function*() {
+        yield* DataDir.checkEncodedLength(paths, store)
+        const files = DataDir.storeFiles(paths, store)
+        const log: LogFile.LogFile = {
+          store,
+          files,
+          parent: paths.stores,
+          handle: undefined,
+          committed: emptySnapshot,
+          records: 0,
+          snapshotEntries: 0,
+          dirty: false,
+          failure: undefined
+        }
+        if (!(yield* fs.exists(files.dir).pipe(DataDir.orStorageError("stat", files.dir)))) return log
+        yield* fs.remove(files.temp, { force: true }).pipe(DataDir.orStorageError("remove", files.temp))
+        const snapshotBytes = yield* readIfExists(fs, files.snapshot)
+        const base: Snapshot = Option.isSome(snapshotBytes)
+          ? yield* readSnapshot(snapshotBytes.value, files.snapshot)
+          : emptySnapshot
+        const logBytes = yield* readIfExists(fs, files.log)
+        const replay = yield* replayLog(Option.getOrElse(logBytes, () => Buffer.alloc(0)), files.log, base)
+        if (replay.torn !== undefined) {
+          yield* Effect.logWarning(
+            `${files.log}: torn tail at byte ${replay.torn.offset} (${replay.torn.reason}); cut to ${replay.end} bytes`
+          )
+          yield* fs.truncate(files.log, replay.end).pipe(DataDir.orStorageError("truncate", files.log))
+        }
+        log.committed = replay.state
+        log.records = replay.records
+        log.snapshotEntries = HashMap.size(base.entries)
+        log.handle = yield* LogFile.openForAppend(fs, files.log)
+        return log
+      })
+
+    const holdsData = (files: DataDir.StoreFiles) =>
+      Effect.gen(function*() {
+        const size = (path: string) =>
+          fs.stat(path).pipe(
+            Effect.map((info) => Number(info.size)),
+            Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeed(0)),
+            DataDir.orStorageError("stat", path)
+          )
+        return (yield* size(files.log)) > 0 || (yield* size(files.snapshot)) > emptySnapshotBytes
+      })
+
+    const service: Context.Tag.Service<Storage> = {
+      open: (store) =>
+        Effect.map(
+          Effect.acquireRelease(
+            Effect.tap(recover(store), (log) => Effect.sync(() => open.set(store, log))),
+            (log) =>
+              Effect.zipRight(
+                pool.close(log),
+                Effect.sync(() => {
+                  if (open.get(store) === log) open.delete(store)
+                })
+              )
+          ),
+          (log): StoreLog => ({
+            recovered: log.committed,
+            append: (changes, after) => pool.append(log, encodeChanges(changes), changes.length, after),
+            compact: pool.compact(log)
+          })
+        ),
+      stores: Effect.gen(function*() {
+        const names: Array<string> = []
+        for (const encoded of yield* fs.readDirectory(paths.stores).pipe(DataDir.orStorageError("list", paths.stores))) {
+          const name = DataDir.decodeName(encoded)
+          if (name === undefined) continue
+          const log = open.get(name)
+          const holds = log !== undefined
+            ? HashMap.size(log.committed.entries) > 0
+            : yield* holdsData(DataDir.storeFiles(paths, name))
+          if (holds) names.push(name)
+        }
+        return names.sort()
+      }),
+      drop: (store) =>
+        Effect.gen(function*() {
+          const files = DataDir.storeFiles(paths, store)
+          if (open.has(store)) {
+            return yield* new StorageError({ operation: "drop", path: files.dir, reason: "the store is open; stop it first" })
+          }
+          if (!(yield* fs.exists(files.dir).pipe(DataDir.orStorageError("stat", files.dir)))) return
+          // One rename takes the whole store away at once; deleting its files comes after.
+          const trashed = Path.join(paths.trash, `${Path.basename(files.dir)}.${Date.now()}.${dropped++}`)
+          yield* fs.rename(files.dir, trashed).pipe(DataDir.orStorageError("rename", files.dir))
+          yield* DataDir.syncDirectory(fs, paths.stores)
+          yield* fs.remove(trashed, { recursive: true }).pipe(DataDir.orStorageError("remove", trashed))
+        })
+    }
+    return service
+  })
