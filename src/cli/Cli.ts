@@ -15,10 +15,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as ClientCommands from "./ClientCommands.js"
 import { compact } from "./Compact.js"
+import * as Output from "./Output.js"
 import { serve } from "./Serve.js"
 import * as Transfer from "./Transfer.js"
-// import { verify } from "./Verify.js"
-import * as Output from "./Output.js"
+import { verify } from "./Verify.js"
 
 export const command = Command.make("effect-kv").pipe(
   Command.withDescription("A durable, OTP-style key-value store: run a server, talk to one, or tend a data folder."),
@@ -29,7 +29,7 @@ export const command = Command.make("effect-kv").pipe(
     ClientCommands.del,
     ClientCommands.keys,
     ClientCommands.stores,
-    // verify,
+    verify,
     compact,
     Transfer.exportCommand,
     Transfer.importCommand

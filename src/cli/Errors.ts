@@ -49,10 +49,13 @@ export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestF
 /** `verify` found damage. */
 export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFailed", {
   dataDir: Schema.String,
-  problems: Schema.Number
+  corrupt: Schema.Number,
+  torn: Schema.Number
 }) {
   override get message(): string {
-    return `${this.problems} problem${this.problems === 1 ? "" : "s"} found in ${this.dataDir}`
+    const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`
+    return `${this.dataDir} has ${plural(this.corrupt, "corrupt file")} and ${plural(this.torn, "torn tail")}: ` +
+      `a torn tail is cut off on the next open, a corrupt file must be restored from a backup`
   }
 }
 
