@@ -104,6 +104,7 @@ const fromKVError = (error: KVError): HttpError => {
     case "StorageError":
     case "CorruptLog":
     case "DataDirLocked":
+    case "StoreFailed":
       return new ServiceUnavailable(body)
   }
 }

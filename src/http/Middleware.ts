@@ -7,7 +7,7 @@
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import { HttpApiDecodeError } from "@effect/platform/HttpApiError"
-import type * as HttpApp from "@effect/platform/HttpApp"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
@@ -80,18 +80,23 @@ export const routeErrors = (routes: ReadonlyArray<Route>) => {
     })
 }
 
-/** Headers that an error's status calls for, which the API's error schemas cannot carry. */
-export const statusHeaders = (app: HttpApp.Default): HttpApp.Default =>
-  Effect.map(app, (response) => {
-    switch (response.status) {
-      case 401:
-        return HttpServerResponse.setHeader(response, "www-authenticate", "Bearer")
-      case 503:
-        return HttpServerResponse.setHeader(response, "retry-after", "1")
-      default:
-        return response
-    }
-  })
+const addStatusHeaders = (_: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) => {
+  switch (response.status) {
+    case 401:
+      return Effect.succeed(HttpServerResponse.setHeader(response, "www-authenticate", "Bearer"))
+    case 503:
+      return Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", "1"))
+    default:
+      return Effect.succeed(response)
+  }
+}
+
+/**
+ * Headers that an error's status calls for, which the API's error schemas cannot carry. A
+ * pre-response handler, because the server sends the response before outer middleware sees it.
+ */
+export const statusHeaders = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
+  Effect.zipRight(HttpApp.appendPreResponseHandler(addStatusHeaders), app)
 
 /**
  * One structured log line per request: debug when it succeeds, warning when it answers an error,

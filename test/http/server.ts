@@ -22,7 +22,7 @@ export interface Reply {
   readonly status: number
   readonly headers: Headers
   readonly text: string
-  /** The body parsed as JSON, or `undefined` when it is empty. */
+  /** The body parsed, when it is JSON. */
   readonly json: unknown
 }
 
@@ -30,22 +30,22 @@ const toReply = (status: number, headers: Headers, text: string): Reply => ({
   status,
   headers,
   text,
-  json: text === "" ? undefined : JSON.parse(text)
+  json: /^application\/json/.test(headers.get("content-type") ?? "") ? JSON.parse(text) : undefined
 })
 
-/** A request with `fetch`. A body that is not a string is sent as JSON. */
+/** A request with `fetch`: `body` goes as JSON, `raw` as it is (with the `Content-Type` in `headers`). */
 export const request = (
   base: string,
   method: string,
   path: string,
-  options: { readonly body?: unknown; readonly headers?: Record<string, string> } = {}
+  options: { readonly body?: unknown; readonly raw?: string; readonly headers?: Record<string, string> } = {}
 ) =>
   Effect.promise(async () => {
-    const json = options.body !== undefined && typeof options.body !== "string"
+    const body = options.raw ?? (options.body === undefined ? undefined : JSON.stringify(options.body))
     const response = await fetch(base + path, {
       method,
-      headers: { ...(json ? { "content-type": "application/json" } : {}), ...options.headers },
-      ...(options.body === undefined ? {} : { body: json ? JSON.stringify(options.body) : options.body as string })
+      headers: { ...(options.body === undefined ? {} : { "content-type": "application/json" }), ...options.headers },
+      ...(body === undefined ? {} : { body })
     })
     return toReply(response.status, response.headers, await response.text())
   })
