@@ -80,23 +80,32 @@ export const routeErrors = (routes: ReadonlyArray<Route>) => {
     })
 }
 
-const addStatusHeaders = (_: HttpServerRequest.HttpServerRequest, response: HttpServerResponse.HttpServerResponse) => {
-  switch (response.status) {
+const statusHeader = (status: number): readonly [string, string] | undefined => {
+  switch (status) {
     case 401:
-      return Effect.succeed(HttpServerResponse.setHeader(response, "www-authenticate", "Bearer"))
+      return ["www-authenticate", "Bearer"]
     case 503:
-      return Effect.succeed(HttpServerResponse.setHeader(response, "retry-after", "1"))
+      return ["retry-after", "1"]
     default:
-      return Effect.succeed(response)
+      return undefined
   }
 }
 
 /**
- * Headers that an error's status calls for, which the API's error schemas cannot carry. A
- * pre-response handler, because the server sends the response before outer middleware sees it.
+ * Headers that the API's error schemas cannot carry: `WWW-Authenticate` on 401, `Retry-After` on
+ * 503, and `Connection: close` once `draining()` says the server is closing, so that keep-alive
+ * clients let go and the close need not wait out their idle timeout. A pre-response handler,
+ * because the server sends the response before outer middleware sees it.
  */
-export const statusHeaders = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
-  Effect.zipRight(HttpApp.appendPreResponseHandler(addStatusHeaders), app)
+export const responseHeaders = (draining: () => boolean) => <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
+  Effect.zipRight(
+    HttpApp.appendPreResponseHandler((_, response) => {
+      const header = statusHeader(response.status)
+      const withStatus = header === undefined ? response : HttpServerResponse.setHeader(response, ...header)
+      return Effect.succeed(draining() ? HttpServerResponse.setHeader(withStatus, "connection", "close") : withStatus)
+    }),
+    app
+  )
 
 /**
  * One structured log line per request: debug when it succeeds, warning when it answers an error,

@@ -19,6 +19,7 @@ import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServer from "@effect/platform/HttpServer"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
 import type { KV } from "../kv/KV.js"
@@ -26,7 +27,7 @@ import { KvApi } from "./Api.js"
 import * as Auth from "./Auth.js"
 import { defaultMaxBodyBytes } from "./Body.js"
 import * as Handlers from "./Handlers.js"
-import { requestLog, routeErrors, routesOf, statusHeaders } from "./Middleware.js"
+import { requestLog, responseHeaders, routeErrors, routesOf } from "./Middleware.js"
 
 /** Options of {@link layer}. */
 export interface ServerOptions {
@@ -56,7 +57,13 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
     Layer.provide(Handlers.layer({ maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes })),
     Layer.provide(Auth.layer(options.token))
   )
-  return HttpApiBuilder.serve((app) => requestLog(statusHeaders(app))).pipe(
+  const serve = Layer.unwrapScoped(Effect.gen(function*() {
+    let draining = false
+    // Runs as the server starts closing, before it waits for the requests in flight.
+    yield* Effect.addFinalizer(() => Effect.sync(() => draining = true))
+    return HttpApiBuilder.serve((app) => requestLog(responseHeaders(() => draining)(app)))
+  }))
+  return serve.pipe(
     Layer.provide(HttpApiSwagger.layer({ path: docsPath })),
     Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: openApiPath })),
     Layer.provide(HttpApiBuilder.middleware(KvApi, routeErrors(routes))),
