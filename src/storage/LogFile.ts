@@ -110,6 +110,7 @@ export const compact = (fs: FileSystem.FileSystem, log: LogFile) =>
   guard(
     log,
     Effect.gen(function*() {
+      if (log.handle === undefined && log.committed.sequence === 0) return // never written: nothing to keep
       const file = yield* ensureOpen(fs, log)
       const { snapshot, temp, dir } = log.files
       yield* Effect.scoped(Effect.gen(function*() {
