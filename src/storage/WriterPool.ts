@@ -11,6 +11,7 @@
  * @since 0.1.0
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
+import * as Cause from "effect/Cause"
 import * as Deferred from "effect/Deferred"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -19,7 +20,7 @@ import * as FiberId from "effect/FiberId"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
 import type { Snapshot } from "./Change.js"
-import type { StorageFailure } from "./Errors.js"
+import { StorageError, type StorageFailure } from "./Errors.js"
 import * as LogFile from "./LogFile.js"
 
 /** When an acknowledged write is on disk. */
@@ -151,7 +152,23 @@ const runWriter = (fs: FileSystem.FileSystem, queue: Queue.Queue<Job>, options: 
       yield* commit(pending)
     })
 
+  // A defect must not leave a caller waiting: it fails every job of the batch still unanswered.
+  const handleSafely = (jobs: ReadonlyArray<Job>) =>
+    Effect.catchAllCause(handle(jobs), (cause) =>
+      Effect.gen(function*() {
+        yield* Effect.logError("storage writer failed", cause)
+        for (const job of jobs) {
+          if (job._tag === "Flush") continue
+          job.log.failure ??= new StorageError({ operation: "write", path: job.log.files.log, reason: Cause.pretty(cause) })
+          if (job._tag === "Close") Deferred.unsafeDone(job.done, Exit.void)
+          else Deferred.unsafeDone(job.done, Exit.fail(job.log.failure))
+        }
+      }))
+
   return Effect.forever(
-    Effect.flatMap(Queue.takeBetween(queue, 1, Number.MAX_SAFE_INTEGER), (jobs) => Effect.uninterruptible(handle(jobs)))
+    Effect.flatMap(
+      Queue.takeBetween(queue, 1, Number.MAX_SAFE_INTEGER),
+      (jobs) => Effect.uninterruptible(handleSafely(Array.from(jobs)))
+    )
   )
 }
