@@ -230,9 +230,9 @@ export const start = <State, Request, Reply, E = never, Message = never, R = nev
       })
 
     // Forked uninterruptibly so that `shutdown` is in place even if the fiber is stopped before
-    // its first step; only the loop itself is interruptible.
-    const fiber = yield* Effect.uninterruptibleMask((restore) =>
-      restore(loop).pipe(
+    // its first step; the loop itself is always interruptible, whoever starts the server.
+    const fiber = yield* Effect.uninterruptible(
+      Effect.interruptible(loop).pipe(
         Effect.onExit(shutdown),
         Effect.annotateLogs("server", name),
         Effect.forkScoped
