@@ -2,10 +2,12 @@
  * `npm run bench`: every benchmark in turn. Each prints its figures beside a baseline measured
  * in the same run, as ratios; nothing here is asserted.
  */
+import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
 
 const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
-  ["kv", kv]
+  ["kv", kv],
+  ["http", http]
 ]
 
 const only = process.argv.slice(2)

@@ -33,15 +33,17 @@ export const readJson = (
       })
     )
   }
-  const tooLarge = new PayloadTooLarge({
-    error: "PayloadTooLarge",
-    message: `the body is over the limit of ${maxBytes} bytes; store the value in parts`
-  })
-  if (Number(request.headers["content-length"] ?? 0) > maxBytes) return Effect.fail(tooLarge)
+  // Made only when needed: an error captures a stack trace.
+  const tooLarge = () =>
+    new PayloadTooLarge({
+      error: "PayloadTooLarge",
+      message: `the body is over the limit of ${maxBytes} bytes; store the value in parts`
+    })
+  if (Number(request.headers["content-length"] ?? 0) > maxBytes) return Effect.fail(tooLarge())
   return request.arrayBuffer.pipe(
     HttpIncomingMessage.withMaxBodySize(Option.some(maxBytes)),
     // Without a Content-Length, going over the limit is the only way reading fails with a client still there.
-    Effect.mapError(() => tooLarge),
+    Effect.mapError(tooLarge),
     Effect.flatMap(parseJson)
   )
 }

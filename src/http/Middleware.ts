@@ -12,8 +12,11 @@ import * as HttpServerError from "@effect/platform/HttpServerError"
 import * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Cause from "effect/Cause"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
+import * as LogLevel from "effect/LogLevel"
 import { BadRequest, respond } from "./Errors.js"
 
 /** A route the server answers: a method and a path with `:param` segments. */
@@ -97,28 +100,34 @@ const statusHeader = (status: number): readonly [string, string] | undefined => 
  * clients let go and the close need not wait out their idle timeout. A pre-response handler,
  * because the server sends the response before outer middleware sees it.
  */
-export const responseHeaders = (draining: () => boolean) => <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
-  Effect.zipRight(
-    HttpApp.appendPreResponseHandler((_, response) => {
-      const header = statusHeader(response.status)
-      const withStatus = header === undefined ? response : HttpServerResponse.setHeader(response, ...header)
-      return Effect.succeed(draining() ? HttpServerResponse.setHeader(withStatus, "connection", "close") : withStatus)
-    }),
-    app
-  )
+export const responseHeaders = (draining: () => boolean): HttpApp.PreResponseHandler => (_, response) => {
+  const header = statusHeader(response.status)
+  const withStatus = header === undefined ? response : HttpServerResponse.setHeader(response, ...header)
+  return Effect.succeed(draining() ? HttpServerResponse.setHeader(withStatus, "connection", "close") : withStatus)
+}
+
+// The status the platform records for a request whose client closed the connection first.
+const clientGone = 499
 
 /**
- * One structured log line per request: debug when it succeeds, warning when it answers an error,
- * error with the cause on a 500 (a bug).
+ * One structured log line per request: debug when it succeeds or its client went away, warning
+ * when it answers an error, error with the cause on a 500 (a bug).
  */
 export const requestLog = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
-  Effect.flatMap(HttpServerRequest.HttpServerRequest, (request) => {
+  Effect.withFiberRuntime((fiber) => {
+    const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
+    // Most servers log no debug lines: then a request that went well costs no logging at all.
+    const debug = LogLevel.lessThanEqual(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
     const started = performance.now()
     return Effect.onExit(app, (exit) => {
       const status = Exit.isSuccess(exit)
         ? exit.value.status
         : HttpServerError.causeResponseStripped(exit.cause)[0].status
-      const log = status >= 500 && Exit.isFailure(exit)
+      const quiet = status < 400 || status === clientGone
+      if (quiet && !debug) return Effect.void
+      const log = status === clientGone
+        ? Effect.logDebug("client went away")
+        : status >= 500 && Exit.isFailure(exit)
         ? Effect.logError("request failed", exit.cause)
         : status >= 400
         ? Effect.logWarning("request refused")

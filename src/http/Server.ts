@@ -15,12 +15,14 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
+import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import type * as HttpServer from "@effect/platform/HttpServer"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { createServer } from "node:http"
 import type { KV } from "../kv/KV.js"
 import { KvApi } from "./Api.js"
@@ -61,7 +63,10 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
     let draining = false
     // Runs as the server starts closing, before it waits for the requests in flight.
     yield* Effect.addFinalizer(() => Effect.sync(() => draining = true))
-    return HttpApiBuilder.serve((app) => requestLog(responseHeaders(() => draining)(app)))
+    // Set once in the server's runtime, which every request fiber starts from.
+    return HttpApiBuilder.serve(requestLog).pipe(
+      Layer.locally(HttpApp.currentPreResponseHandlers, Option.some(responseHeaders(() => draining)))
+    )
   }))
   return serve.pipe(
     Layer.provide(HttpApiSwagger.layer({ path: docsPath })),

@@ -1,0 +1,140 @@
+/**
+ * HTTP requests per second at 50 connections (autocannon, in a worker thread so the server keeps
+ * the main one), each beside a bare `node:http` server holding a `Map`, measured in the same run:
+ * GET of a key, PUT in memory, and PUT on disk with `sync: "always"` (acknowledged after fsync).
+ * A first line measures `@effect/platform`'s router with one route and no work behind it: the
+ * ceiling that any server on the framework has on this machine.
+ */
+import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
+import { NodeHttpServer } from "@effect/platform-node"
+import { Context, Effect, Exit, Layer, Scope } from "effect"
+import * as Fs from "node:fs"
+import * as Http from "node:http"
+import { createRequire } from "node:module"
+import type { AddressInfo } from "node:net"
+import * as Os from "node:os"
+import * as Path from "node:path"
+import * as Server from "../src/http/Server.js"
+import { KV } from "../src/kv/KV.js"
+import { heading, report } from "./report.js"
+
+interface Result {
+  readonly requests: { readonly average: number }
+  readonly non2xx: number
+  readonly errors: number
+}
+
+type Autocannon = (options: {
+  readonly url: string
+  readonly connections: number
+  readonly duration: number
+  readonly workers?: number
+  readonly method?: string
+  readonly body?: string
+  readonly headers?: Record<string, string>
+}) => Promise<Result>
+
+// autocannon ships no types; this is the part used here.
+const autocannon = createRequire(import.meta.url)("autocannon") as Autocannon
+
+const connections = 50
+const seconds = 5
+const path = "/stores/bench/keys/some-key"
+const body = JSON.stringify({ name: "Ada Lovelace", born: 1815, tags: ["math", "engines"] })
+
+/** Requests per second of `method` on `url`; fails the run on any error or non-2xx answer. */
+const load = async (url: string, method: "GET" | "PUT") => {
+  const result = await autocannon({
+    url: url + path,
+    connections,
+    duration: seconds,
+    workers: 1,
+    method,
+    ...(method === "PUT" ? { body, headers: { "content-type": "application/json" } } : {})
+  })
+  if (result.errors > 0 || result.non2xx > 0) {
+    throw new Error(`${method} ${url}: ${result.errors} errors, ${result.non2xx} non-2xx responses`)
+  }
+  return result.requests.average
+}
+
+/** The baseline: `node:http` and a `Map`, doing what our route does with no framework. */
+const bareServer = async () => {
+  const map = new Map<string, { value: unknown; version: number }>()
+  let version = 0
+  const server = Http.createServer((request, response) => {
+    const key = decodeURIComponent(request.url!.slice("/stores/bench/keys/".length))
+    if (request.method === "GET") {
+      const entry = map.get(key)
+      if (entry === undefined) return void response.writeHead(404).end()
+      response.writeHead(200, { "content-type": "application/json", etag: `"${entry.version}"` })
+      return void response.end(JSON.stringify(entry.value))
+    }
+    const chunks: Array<Buffer> = []
+    request.on("data", (chunk: Buffer) => chunks.push(chunk))
+    request.on("end", () => {
+      map.set(key, { value: JSON.parse(Buffer.concat(chunks).toString("utf8")), version: ++version })
+      response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ version }))
+    })
+  })
+  await new Promise<void>((listening) => server.listen(0, "127.0.0.1", listening))
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () => new Promise<void>((closed) => server.close(() => closed()))
+  }
+}
+
+interface Running {
+  readonly url: string
+  readonly close: () => Promise<void>
+}
+
+/** A platform `HttpServer` layer, started on a free port until `close`. */
+const startLayer = async (layer: Layer.Layer<HttpServer.HttpServer, unknown>): Promise<Running> => {
+  const scope = Effect.runSync(Scope.make())
+  const context = await Effect.runPromise(Layer.buildWithScope(layer, scope))
+  const address = Context.get(context, HttpServer.HttpServer).address
+  if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+  return { url: `http://127.0.0.1:${address.port}`, close: () => Effect.runPromise(Scope.close(scope, Exit.void)) }
+}
+
+/** Our server on `kv`. */
+const ourServer = (kv: Layer.Layer<KV, unknown>) => () => startLayer(Server.layer({ port: 0 }).pipe(Layer.provide(kv)))
+
+/** The framework's floor: `@effect/platform`'s router on Node with one route and nothing behind it. */
+const platformServer = () => {
+  const ok = HttpServerResponse.unsafeJson({ name: "Ada Lovelace" })
+  const router = HttpRouter.empty.pipe(HttpRouter.get("/stores/bench/keys/:key", Effect.succeed(ok)), HttpRouter.put("/stores/bench/keys/:key", Effect.succeed(ok)))
+  return startLayer(
+    HttpServer.serve(router).pipe(Layer.provideMerge(NodeHttpServer.layer(Http.createServer, { port: 0, host: "127.0.0.1" })))
+  )
+}
+
+const measure = async (label: string, method: "GET" | "PUT", start: () => Promise<Running>) => {
+  const bare = await bareServer()
+  const measured = await start()
+  try {
+    for (const url of [bare.url, measured.url]) {
+      await fetch(url + path, { method: "PUT", body, headers: { "content-type": "application/json" } })
+    }
+    const baseline = await load(bare.url, method)
+    const value = await load(measured.url, method)
+    report(label, value, "req/s", { label: "node:http + Map", value: baseline })
+  } finally {
+    await measured.close()
+    await bare.close()
+  }
+}
+
+export const run = async () => {
+  heading(`HTTP, ${connections} connections, ${seconds} s each (autocannon)`)
+  await measure("GET, @effect/platform router alone (the floor)", "GET", platformServer)
+  await measure("GET /stores/{store}/keys/{key}", "GET", ourServer(KV.layerMemory()))
+  await measure("PUT, memory", "PUT", ourServer(KV.layerMemory()))
+  const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-kv-bench-http-"))
+  try {
+    await measure("PUT, disk, sync \"always\"", "PUT", ourServer(KV.layer({ dataDir, sync: "always" })))
+  } finally {
+    Fs.rmSync(dataDir, { recursive: true, force: true })
+  }
+}
