@@ -69,3 +69,17 @@ export class VersionMismatch extends Schema.TaggedError<VersionMismatch>()("Vers
       `not ${show(this.expected)}; read it again and retry`
   }
 }
+
+/**
+ * A store crashed more often than its restart intensity allows and was given up on. Every call to
+ * it fails with this until it is restarted with `restartStore`; other stores are not affected.
+ */
+export class StoreFailed extends Schema.TaggedError<StoreFailed>()("StoreFailed", {
+  store: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `store "${this.store}" failed and is stopped: ${this.reason}; ` +
+      `fix the cause, then restart it with restartStore("${this.store}")`
+  }
+}

@@ -23,13 +23,23 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type { CallTimeout, Overloaded, ServerStopped } from "../otp/Server.js"
+import type * as Supervisor from "../otp/Supervisor.js"
 import type { Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import * as Storage from "../storage/Storage.js"
-import type { InvalidKey, InvalidName, InvalidQuery, InvalidValue, ValueTooLarge, VersionMismatch } from "./Errors.js"
+import type {
+  InvalidKey,
+  InvalidName,
+  InvalidQuery,
+  InvalidValue,
+  StoreFailed,
+  ValueTooLarge,
+  VersionMismatch
+} from "./Errors.js"
 import { checkKey, checkName, defaultLimits, encodeValue, type Limits } from "./Limits.js"
-import * as Registry from "./Registry.js"
+import type * as Registry from "./Registry.js"
 import * as Store from "./Store.js"
+import * as Tree from "./Tree.js"
 
 export type { KeyPage, KeysOptions } from "./Store.js"
 
@@ -47,8 +57,11 @@ export interface DeleteOptions {
   readonly expectedVersion?: number
 }
 
-/** Why a store could not be reached: a bad name, or its log could not be opened. */
-export type StoreError = InvalidName | StorageFailure
+/**
+ * Why a store could not be reached: a bad name, its log could not be opened, or it crashed past
+ * its restart intensity (`StoreFailed`, until `restartStore`).
+ */
+export type StoreError = InvalidName | StorageFailure | StoreFailed
 
 /** Why a read failed. */
 export type ReadError = StoreError | InvalidKey
@@ -81,6 +94,13 @@ export interface KVService {
   readonly stores: Effect.Effect<ReadonlyArray<string>, StorageFailure>
   /** Stops `store` and deletes its data. */
   readonly dropStore: (store: string) => Effect.Effect<void, StoreError>
+  /** Starts a store that failed with `StoreFailed` again, from its log. */
+  readonly restartStore: (store: string) => Effect.Effect<void, StoreError>
+  /**
+   * The root of the supervision tree (see `Tree`): `startChild` adds a child after the stores,
+   * as the HTTP server does, which then stops before them.
+   */
+  readonly supervisor: Supervisor.Supervisor
   /** Rewrites `store`'s log as a snapshot of its state, reclaiming the space of dead records. */
   readonly compact: (store: string) => Effect.Effect<void, StoreError>
 }
@@ -95,6 +115,10 @@ export interface KVOptions {
   readonly mailboxCapacity?: number
   /** The most writes a store commits as one batch (default 1,000). */
   readonly maxBatch?: number
+  /** A store unused this long is closed, and reopened on next use (default 5 minutes). */
+  readonly idleTimeout?: Duration.DurationInput
+  /** Each store's restart intensity: more than 3 restarts in 5 seconds fail it, by default. */
+  readonly storeRestarts?: Registry.StoreRestarts
 }
 
 /** Builds the service on the `Storage` in context; the stores live as long as the scope. */
@@ -102,9 +126,11 @@ export const make = (options: KVOptions = {}) =>
   Effect.gen(function*() {
     const storage = yield* Storage.Storage
     const limits: Limits = { ...defaultLimits, ...options.limits }
-    const registry = yield* Registry.make({
+    const { root, stores: registry } = yield* Tree.make({
       ...(options.mailboxCapacity === undefined ? {} : { capacity: options.mailboxCapacity }),
-      ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch })
+      ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
+      ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
+      ...(options.storeRestarts === undefined ? {} : { storeRestarts: options.storeRestarts })
     })
     const callOptions = options.callTimeout === undefined ? {} : { timeout: options.callTimeout }
 
@@ -147,6 +173,8 @@ export const make = (options: KVOptions = {}) =>
       dropStore: (store) =>
         Effect.flatMap(checkName(limits, store), (name) =>
           Effect.zipRight(registry.stop(name), storage.drop(name))),
+      restartStore: (store) => Effect.flatMap(checkName(limits, store), registry.restart),
+      supervisor: root,
       compact: (store) => Effect.flatMap(lookup(store), (running) => running.compact)
     }
     return service

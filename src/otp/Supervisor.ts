@@ -61,7 +61,7 @@
  * late child finishes stopping in the background.
  *
  * ## Starting
- * {@link start} starts the children in order. If one fails to start, those already started are
+ * {@link start} starts the children in order; {@link startChild} adds one after them later. If one fails to start, those already started are
  * terminated in reverse order and `start` fails with that child's error.
  *
  * Every restart is logged at warning level with the supervisor's name, the child's id and the
@@ -148,6 +148,10 @@ export interface Supervisor<E = unknown> extends Child {
   /** The children in start order. */
   readonly whichChildren: Effect.Effect<ReadonlyArray<ChildInfo>>
   readonly countChildren: Effect.Effect<ChildCounts>
+  /** Adds a child after the others and starts it, as OTP's `start_child`; ids stay unique. */
+  readonly startChild: <A extends Child, E2 = never, R = never>(
+    spec: ChildSpec<A, E2, R>
+  ) => Effect.Effect<A, E2 | DuplicateChild, Exclude<R, Scope.Scope>>
   /** Starts a stopped child again; fails if it runs or is waiting for its restart. */
   readonly restartChild: (id: string) => Effect.Effect<Child, ChildNotFound | ChildAlreadyRunning | E>
   /** Stops a child (within its shutdown timeout); its spec stays unless it is temporary. */
@@ -181,6 +185,16 @@ export class ChildNotFound extends Schema.TaggedError<ChildNotFound>()("ChildNot
   }
 }
 
+/** `startChild` with an id that another child has. */
+export class DuplicateChild extends Schema.TaggedError<DuplicateChild>()("DuplicateChild", {
+  supervisor: Schema.String,
+  child: Schema.String
+}) {
+  override get message(): string {
+    return `supervisor "${this.supervisor}" already has a child "${this.child}"; pick another id`
+  }
+}
+
 /** `restartChild` on a child that runs, or is about to be restarted by the supervisor. */
 export class ChildAlreadyRunning extends Schema.TaggedError<ChildAlreadyRunning>()("ChildAlreadyRunning", {
   supervisor: Schema.String,
@@ -209,6 +223,12 @@ export const whichChildren = (supervisor: Supervisor<unknown>): Effect.Effect<Re
 
 /** How many children `supervisor` has, and how many run. */
 export const countChildren = (supervisor: Supervisor<unknown>): Effect.Effect<ChildCounts> => supervisor.countChildren
+
+/** Adds a child to `supervisor`, after the others, and starts it. */
+export const startChild = <A extends Child, E2 = never, R = never>(
+  supervisor: Supervisor<unknown>,
+  spec: ChildSpec<A, E2, R>
+): Effect.Effect<A, E2 | DuplicateChild, Exclude<R, Scope.Scope>> => supervisor.startChild(spec)
 
 /** Starts the stopped child `id` of `supervisor` again. */
 export const restartChild = <E>(

@@ -24,6 +24,7 @@ import {
   type ChildInfo,
   ChildNotFound,
   type ChildSpec,
+  DuplicateChild,
   RestartIntensityExceeded,
   type RestartOptions,
   type RestartType,
@@ -327,6 +328,14 @@ export const startSupervisor = <E, R>(
     const supervisor: Supervisor<E> = {
       name: engine.name,
       await: engine.await,
+      startChild: <A extends Child, E2, R2>(spec: ChildSpec<A, E2, R2>) =>
+        Effect.flatMap(Effect.context<Exclude<R2, Scope.Scope>>(), (context) =>
+          engine.serialized(Effect.suspend((): Effect.Effect<A, E2 | DuplicateChild> =>
+            engine.entries.some((entry) => entry.id === spec.id)
+              ? Effect.fail(new DuplicateChild({ supervisor: engine.name, child: spec.id }))
+              // A child added at run time may fail in its own way: the engine keeps `unknown`.
+              : (engine as Engine<unknown>).add(spec, provideContext(spec.start, context))
+          ))),
       whichChildren: engine.whichChildren,
       countChildren: engine.countChildren,
       restartChild: (id) =>
