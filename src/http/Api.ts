@@ -20,8 +20,10 @@ import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
 import { Authorization } from "./Auth.js"
 import {
+  BadRequest,
   BadRequestResponse,
   NotFoundResponse,
   PayloadTooLargeResponse,
@@ -124,6 +126,22 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
     .addError(ServiceUnavailableResponse)
 ).middleware(Authorization) {}
 
+const badRequest = { $ref: `#/components/schemas/${BadRequest.name}` }
+
+/**
+ * The platform documents its decoding failure as a 400 of its own; ours reach clients as
+ * `BadRequest` (see `Middleware.routeErrors`), so the document says that instead.
+ */
+const documentDecodeFailuresAsBadRequest = (spec: Record<string, unknown>): Record<string, unknown> => {
+  const json = JSON.stringify(spec, (key, value: unknown) => {
+    if (key !== "400" || typeof value !== "object" || value === null) return value
+    return { ...value, description: BadRequestResponse.ast.annotations[AST.DescriptionAnnotationId], content: { "application/json": { schema: badRequest } } }
+  })
+  const document = JSON.parse(json) as { components?: { schemas?: Record<string, unknown> } }
+  for (const unused of ["HttpApiDecodeError", "Issue", "PropertyKey"]) delete document.components?.schemas?.[unused]
+  return document
+}
+
 /** The whole API. Every endpoint can answer 400 with `{ error, message }`. */
 export class KvApi extends HttpApi.make("effect-kv")
   .add(HealthGroup)
@@ -132,4 +150,5 @@ export class KvApi extends HttpApi.make("effect-kv")
   .addError(BadRequestResponse)
   .annotate(OpenApi.Title, "effect-kv")
   .annotate(OpenApi.Description, "Durable named key-value stores. Values are any JSON.")
+  .annotate(OpenApi.Transform, documentDecodeFailuresAsBadRequest)
 {}

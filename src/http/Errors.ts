@@ -45,21 +45,34 @@ export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()
  */
 const response = <Self extends typeof ErrorBody.Type>(
   self: new(props: typeof ErrorBody.Type) => Self,
-  status: number
+  status: number,
+  description: string
 ) =>
   Schema.transform(ErrorBody, Schema.instanceOf(self), {
     strict: true,
     decode: (body) => new self(body),
     encode: (error) => ({ error: error.error, message: error.message })
-  }).annotations({ ...HttpApiSchema.annotations({ status }), identifier: self.name })
+  }).annotations({ ...HttpApiSchema.annotations({ status }), identifier: self.name, description })
 
-export const BadRequestResponse = response(BadRequest, 400)
-export const UnauthorizedResponse = response(Unauthorized, 401)
-export const NotFoundResponse = response(NotFound, 404)
-export const PreconditionFailedResponse = response(PreconditionFailed, 412)
-export const PayloadTooLargeResponse = response(PayloadTooLarge, 413)
-export const UnsupportedMediaTypeResponse = response(UnsupportedMediaType, 415)
-export const ServiceUnavailableResponse = response(ServiceUnavailable, 503)
+export const BadRequestResponse = response(
+  BadRequest,
+  400,
+  "A bad store name or key, query, header, path or JSON body"
+)
+export const UnauthorizedResponse = response(Unauthorized, 401, "The server wants `Authorization: Bearer <token>`")
+export const NotFoundResponse = response(NotFound, 404, "No such key")
+export const PreconditionFailedResponse = response(
+  PreconditionFailed,
+  412,
+  "An `If-Match` or `If-None-Match` condition failed"
+)
+export const PayloadTooLargeResponse = response(PayloadTooLarge, 413, "The body or the value is over its limit")
+export const UnsupportedMediaTypeResponse = response(UnsupportedMediaType, 415, "The body is not JSON")
+export const ServiceUnavailableResponse = response(
+  ServiceUnavailable,
+  503,
+  "The store is overloaded, stopped or cannot reach its log; retry after `Retry-After` seconds"
+)
 
 /** Any error of the API. */
 export type HttpError =
