@@ -116,50 +116,45 @@ export function* encodeSnapshot(snapshot: Snapshot, chunkBytes = 1024 * 1024): G
   if (changes.length > 0) yield encodeChanges(changes)
 }
 
-/** A record as read back: values stay JSON text until the reader parses them. */
+/** A record as read back, with `end`, where the next starts. Values stay JSON text until parsed. */
 export type Decoded =
-  | { readonly _tag: "Put"; readonly sequence: number; readonly key: string; readonly json: string }
-  | { readonly _tag: "Delete"; readonly sequence: number; readonly key: string }
-  | { readonly _tag: "Clear"; readonly sequence: number }
-  | { readonly _tag: "Snapshot"; readonly sequence: number; readonly count: number }
+  | { readonly _tag: "Put"; readonly end: number; readonly sequence: number; readonly key: string; readonly json: string }
+  | { readonly _tag: "Delete"; readonly end: number; readonly sequence: number; readonly key: string }
+  | { readonly _tag: "Clear"; readonly end: number; readonly sequence: number }
+  | { readonly _tag: "Snapshot"; readonly end: number; readonly sequence: number; readonly count: number }
 
-/** The outcome of reading the record at an offset: the record and where the next starts, or why not. */
-export type ReadResult =
-  | { readonly ok: true; readonly record: Decoded; readonly end: number }
-  | { readonly ok: false; readonly reason: string }
-
-/** Reads the record starting at `start` of `bytes`. */
-export const decodeAt = (bytes: Buffer, start: number): ReadResult => {
-  if (bytes.length - start < headerBytes) return { ok: false, reason: "record header cut short" }
+/** Reads the record starting at `start` of `bytes`: the record, or why there is none (a string). */
+export const decodeAt = (bytes: Buffer, start: number): Decoded | string => {
+  if (bytes.length - start < headerBytes) return "record header cut short"
   const length = bytes.readUInt32LE(start)
-  if (length < kindBytes || length > maxPayloadBytes) return { ok: false, reason: `impossible record length ${length}` }
-  const end = start + headerBytes + length
-  if (end > bytes.length) return { ok: false, reason: "record cut short" }
-  const payload = bytes.subarray(start + headerBytes, end)
-  if (crc32(payload) !== bytes.readUInt32LE(start + 4)) return { ok: false, reason: "checksum mismatch" }
-  const kind = payload.readUInt8(0)
-  const sequence = payload.readUInt32LE(1) + payload.readUInt32LE(5) * high
+  if (length < kindBytes || length > maxPayloadBytes) return `impossible record length ${length}`
+  const at = start + headerBytes
+  const end = at + length
+  if (end > bytes.length) return "record cut short"
+  if (crc32(bytes.subarray(at, end)) !== bytes.readUInt32LE(start + 4)) return "checksum mismatch"
+  const kind = bytes[at]
+  const sequence = bytes.readUInt32LE(at + 1) + bytes.readUInt32LE(at + 5) * high
   switch (kind) {
     case Put: {
-      if (length < kindBytes + 4) return { ok: false, reason: "put record too short" }
-      const keyBytes = payload.readUInt32LE(kindBytes)
-      const keyEnd = kindBytes + 4 + keyBytes
-      if (keyEnd > length) return { ok: false, reason: "key longer than its record" }
-      const key = payload.toString("utf8", kindBytes + 4, keyEnd)
-      return { ok: true, end, record: { _tag: "Put", sequence, key, json: payload.toString("utf8", keyEnd) } }
+      if (length < kindBytes + 4) return "put record too short"
+      const keyEnd = at + kindBytes + 4 + bytes.readUInt32LE(at + kindBytes)
+      if (keyEnd > end) return "key longer than its record"
+      const key = bytes.toString("utf8", at + kindBytes + 4, keyEnd)
+      return { _tag: "Put", end, sequence, key, json: bytes.toString("utf8", keyEnd, end) }
     }
     case Delete:
-      return { ok: true, end, record: { _tag: "Delete", sequence, key: payload.toString("utf8", kindBytes) } }
+      return { _tag: "Delete", end, sequence, key: bytes.toString("utf8", at + kindBytes, end) }
     case Clear:
-      return { ok: true, end, record: { _tag: "Clear", sequence } }
+      return { _tag: "Clear", end, sequence }
     case SnapshotHeader:
-      if (length !== kindBytes + 8) return { ok: false, reason: "snapshot header of the wrong size" }
+      if (length !== kindBytes + 8) return "snapshot header of the wrong size"
       return {
-        ok: true,
+        _tag: "Snapshot",
         end,
-        record: { _tag: "Snapshot", sequence, count: payload.readUInt32LE(kindBytes) + payload.readUInt32LE(kindBytes + 4) * high }
+        sequence,
+        count: bytes.readUInt32LE(at + kindBytes) + bytes.readUInt32LE(at + kindBytes + 4) * high
       }
     default:
-      return { ok: false, reason: `unknown record kind ${kind}` }
+      return `unknown record kind ${kind}`
   }
 }

@@ -10,9 +10,9 @@
  */
 import * as Either from "effect/Either"
 import * as HashMap from "effect/HashMap"
-import { type Entry, type Snapshot } from "./Change.js"
+import type { Entry, Snapshot } from "./Change.js"
 import { CorruptLog } from "./Errors.js"
-import { decodeAt, type Decoded, headerBytes } from "./Record.js"
+import { decodeAt, headerBytes } from "./Record.js"
 
 /** A torn tail: where the last whole record ends and why what follows is not one. */
 export interface TornTail {
@@ -32,28 +32,12 @@ export interface LogReplay {
 
 type Entries = HashMap.HashMap<string, Entry>
 
-const parseValue = (json: string): { ok: true; value: unknown } | { ok: false } => {
+/** Parses a stored value; `undefined` marks text that is not JSON. */
+const parseValue = (json: string): { readonly value: unknown } | undefined => {
   try {
-    return { ok: true, value: JSON.parse(json) }
+    return { value: JSON.parse(json) }
   } catch {
-    return { ok: false }
-  }
-}
-
-/** Applies a log or snapshot record to entries in mutation; a reason string if it cannot. */
-const apply = (entries: Entries, record: Decoded): Entries | string => {
-  switch (record._tag) {
-    case "Put": {
-      const parsed = parseValue(record.json)
-      if (!parsed.ok) return "value is not JSON"
-      return HashMap.set(entries, record.key, { value: parsed.value, version: record.sequence })
-    }
-    case "Delete":
-      return HashMap.remove(entries, record.key)
-    case "Clear":
-      return HashMap.beginMutation(HashMap.empty())
-    case "Snapshot":
-      return "snapshot header inside a log"
+    return undefined
   }
 }
 
@@ -61,59 +45,78 @@ const apply = (entries: Entries, record: Decoded): Entries | string => {
 export const readSnapshot = (bytes: Buffer, file: string): Either.Either<Snapshot, CorruptLog> => {
   const corrupt = (offset: number, reason: string) => Either.left(new CorruptLog({ file, offset, reason }))
   const header = decodeAt(bytes, 0)
-  if (!header.ok) return corrupt(0, header.reason)
-  if (header.record._tag !== "Snapshot") return corrupt(0, "no snapshot header")
-  const { count, sequence } = header.record
+  if (typeof header === "string") return corrupt(0, header)
+  if (header._tag !== "Snapshot") return corrupt(0, "no snapshot header")
+  const { count, sequence } = header
   let entries: Entries = HashMap.beginMutation(HashMap.empty())
   let offset = header.end
   for (let i = 0; i < count; i++) {
-    const read = decodeAt(bytes, offset)
-    if (!read.ok) return corrupt(offset, read.reason)
-    if (read.record._tag !== "Put" || read.record.sequence > sequence) return corrupt(offset, "not an entry of this snapshot")
-    const next = apply(entries, read.record)
-    if (typeof next === "string") return corrupt(offset, next)
-    entries = next
-    offset = read.end
+    const record = decodeAt(bytes, offset)
+    if (typeof record === "string") return corrupt(offset, record)
+    if (record._tag !== "Put" || record.sequence > sequence) return corrupt(offset, "not an entry of this snapshot")
+    const parsed = parseValue(record.json)
+    if (parsed === undefined) return corrupt(offset, "value is not JSON")
+    entries = HashMap.set(entries, record.key, { value: parsed.value, version: record.sequence })
+    offset = record.end
   }
   if (offset !== bytes.length) return corrupt(offset, `${bytes.length - offset} bytes after the last entry`)
   return Either.right({ entries: HashMap.endMutation(entries), sequence })
 }
 
+/** A key's last change in a log: its put (value still JSON) or `undefined` for a delete. */
+type LastChange = { readonly json: string; readonly version: number; readonly offset: number } | undefined
+
 /**
  * Replays a log on top of `base`: records the snapshot already covers (sequence at or below its
  * own, left by a compaction cut short) are skipped; sequence numbers must grow record by record.
+ * Each key's last change is found first, so overwritten values are never parsed or stored.
  */
 export const replayLog = (bytes: Buffer, file: string, base: Snapshot): Either.Either<LogReplay, CorruptLog> => {
-  let entries: Entries = HashMap.beginMutation(base.entries)
+  const last = new Map<string, LastChange>()
+  let cleared = false
   let sequence = base.sequence
   let previous = 0
   let records = 0
   let offset = 0
   let torn: TornTail | undefined
   while (offset < bytes.length) {
-    const read = decodeAt(bytes, offset)
-    const reason = !read.ok
-      ? read.reason
-      : read.record.sequence <= previous
-      ? `sequence ${read.record.sequence} after ${previous}`
+    const record = decodeAt(bytes, offset)
+    const reason = typeof record === "string"
+      ? record
+      : record._tag === "Snapshot"
+      ? "snapshot header inside a log"
+      : record.sequence <= previous
+      ? `sequence ${record.sequence} after ${previous}`
       : undefined
-    if (reason !== undefined || !read.ok) {
+    if (reason !== undefined || typeof record === "string") {
       if (hasRecordAfter(bytes, offset + 1, previous)) {
         return Either.left(new CorruptLog({ file, offset, reason: `${reason}, with whole records after it` }))
       }
       torn = { offset, reason: reason ?? "bad record" }
       break
     }
-    const record = read.record
     if (record.sequence > base.sequence) {
-      const next = apply(entries, record)
-      if (typeof next === "string") return Either.left(new CorruptLog({ file, offset, reason: next }))
-      entries = next
+      if (record._tag === "Put") last.set(record.key, { json: record.json, version: record.sequence, offset })
+      else if (record._tag === "Delete") last.set(record.key, undefined)
+      else if (record._tag === "Clear") {
+        last.clear()
+        cleared = true
+      }
       sequence = record.sequence
     }
     previous = record.sequence
     records++
-    offset = read.end
+    offset = record.end
+  }
+  let entries: Entries = HashMap.beginMutation(cleared ? HashMap.empty() : base.entries)
+  for (const [key, change] of last) {
+    if (change === undefined) {
+      entries = HashMap.remove(entries, key)
+      continue
+    }
+    const parsed = parseValue(change.json)
+    if (parsed === undefined) return Either.left(new CorruptLog({ file, offset: change.offset, reason: "value is not JSON" }))
+    entries = HashMap.set(entries, key, { value: parsed.value, version: change.version })
   }
   return Either.right({ state: { entries: HashMap.endMutation(entries), sequence }, records, end: offset, torn })
 }
@@ -121,8 +124,8 @@ export const replayLog = (bytes: Buffer, file: string, base: Snapshot): Either.E
 /** Whether a whole log record, later in sequence than `after`, starts anywhere from `from` on. */
 const hasRecordAfter = (bytes: Buffer, from: number, after: number): boolean => {
   for (let offset = from; offset + headerBytes < bytes.length; offset++) {
-    const read = decodeAt(bytes, offset)
-    if (read.ok && read.record._tag !== "Snapshot" && read.record.sequence > after) return true
+    const record = decodeAt(bytes, offset)
+    if (typeof record !== "string" && record._tag !== "Snapshot" && record.sequence > after) return true
   }
   return false
 }
