@@ -68,3 +68,14 @@ export class NoSuchStore extends Schema.TaggedError<NoSuchStore>()("NoSuchStore"
     return `no store "${this.store}" holds data in ${this.dataDir}; leave out the store to take them all`
   }
 }
+
+/** The server could not listen on the address asked for. */
+export class CannotListen extends Schema.TaggedError<CannotListen>()("CannotListen", {
+  host: Schema.String,
+  port: Schema.Number,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot listen on ${this.host}:${this.port} (${this.reason}); choose another --port or --host`
+  }
+}

@@ -20,6 +20,7 @@ import * as Redacted from "effect/Redacted"
 import * as Server from "../http/Server.js"
 import { KV } from "../kv/KV.js"
 import { dataDirOption } from "./DataDir.js"
+import { CannotListen } from "./Errors.js"
 import { colourEnabled, printLine } from "./Output.js"
 
 const syncPolicies = ["always", "interval", "none"] as const
@@ -79,6 +80,14 @@ export const serve = Command.make("serve", options, (args) =>
         token: Option.getOrUndefined(Option.map(args.token, Redacted.value))
       }).pipe(Layer.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync })))
     ),
+    Effect.catchTag("ServeError", (error) =>
+      Effect.fail(
+        new CannotListen({
+          host: args.host,
+          port: args.port,
+          reason: error.cause instanceof Error ? error.cause.message : String(error.cause)
+        })
+      )),
     Effect.provide(layerLogger)
   )).pipe(
     Command.withDescription("Serves the HTTP API on a data folder until SIGTERM or SIGINT (Ctrl-C).")
