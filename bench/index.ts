@@ -4,9 +4,11 @@
  */
 import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
+import { run as storage } from "./storage.js"
 
 const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["kv", kv],
+  ["storage", storage],
   ["http", http]
 ]
 
