@@ -5,11 +5,13 @@
 import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
 import { run as storage } from "./storage.js"
+import { run as supervision } from "./supervision.js"
 
 const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["kv", kv],
   ["storage", storage],
-  ["http", http]
+  ["http", http],
+  ["supervision", supervision]
 ]
 
 const only = process.argv.slice(2)

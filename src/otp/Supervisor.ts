@@ -70,7 +70,7 @@
  *
  * @since 0.1.0
  */
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
@@ -207,7 +207,11 @@ export class ChildAlreadyRunning extends Schema.TaggedError<ChildAlreadyRunning>
 }
 
 /** OTP's defaults: at most 3 restarts in 5 seconds; 5 seconds to shut a child down. */
-export const defaults = internal.defaults
+export const defaults = {
+  maxRestarts: 3,
+  period: Duration.seconds(5),
+  shutdown: Duration.seconds(5)
+} as const
 
 /**
  * Starts the children in order in the current scope and supervises them. Closing the scope

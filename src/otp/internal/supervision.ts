@@ -3,6 +3,9 @@
  * the restart decision, the intensity window, backoff and shutdown. Every change to the list runs
  * under one lock, as an OTP supervisor handles one message at a time.
  *
+ * It imports from `../Supervisor.js`, which imports it: nothing here may touch those imports at
+ * module load, only inside functions.
+ *
  * @internal
  */
 import * as Cause from "effect/Cause"
@@ -24,6 +27,7 @@ import {
   type ChildInfo,
   ChildNotFound,
   type ChildSpec,
+  defaults,
   DuplicateChild,
   RestartIntensityExceeded,
   type RestartOptions,
@@ -32,12 +36,6 @@ import {
   type Supervisor,
   type SupervisorOptions
 } from "../Supervisor.js"
-
-export const defaults = {
-  maxRestarts: 3,
-  period: Duration.seconds(5),
-  shutdown: Duration.seconds(5)
-} as const
 
 type Running = { readonly _tag: "Running"; readonly child: Child; readonly scope: Scope.CloseableScope }
 type Status = Running | { readonly _tag: "Restarting" } | { readonly _tag: "Stopped" }
