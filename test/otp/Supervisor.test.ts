@@ -252,6 +252,19 @@ describe("Supervisor", () => {
       expect(yield* since(workers, 3)).toEqual(["stop:b", "start:b"])
     }))
 
+  it.scoped("startChild adds a child last, supervised like the others; ids stay unique", () =>
+    Effect.gen(function*() {
+      const workers = yield* makeWorkers
+      const supervisor = yield* threeWorkers(workers, "rest_for_one")
+      yield* Supervisor.startChild(supervisor, { id: "d", start: workers.start("d") })
+      expect(yield* statuses(supervisor)).toEqual(["a:running", "b:running", "c:running", "d:running"])
+      const duplicate = yield* Effect.flip(Supervisor.startChild(supervisor, { id: "a", start: workers.start("a") }))
+      expect(duplicate).toBeInstanceOf(Supervisor.DuplicateChild)
+      yield* workers.crash("c")
+      yield* workers.eventually(hasEvent(workers, "start:d", 5))
+      expect(yield* since(workers, 4)).toEqual(["stop:c", "stop:d", "start:c", "start:d"])
+    }))
+
   it.effect("fails to start when a child fails to start, stopping those before it", () =>
     Effect.gen(function*() {
       const workers = yield* makeWorkers
