@@ -18,7 +18,8 @@ const utf8 = new TextDecoder("utf-8", { fatal: true })
 /**
  * The body as a JSON value. A body without `Content-Type` is taken as JSON; another type fails
  * with 415, a body over `maxBytes` with 413 (by its `Content-Length`, before anything is read),
- * a body that is not UTF-8 JSON with 400.
+ * a body that is not UTF-8 JSON with 400. A body sent without a length is read up to `maxBytes`;
+ * past it the platform closes the connection, so that client sees no 413.
  */
 export const readJson = (
   request: HttpServerRequest.HttpServerRequest,
