@@ -1,7 +1,7 @@
 /**
  * A GenServer on Effect: a fiber that owns its state and a bounded mailbox.
  *
- * Other fibers talk to it with {@link call} (a request and a `Deferred` reply), {@link cast}
+ * Other fibers talk to it with {@link call} (a request and a one-shot reply), {@link cast}
  * (a message with no reply) and {@link stop}. The server handles its mailbox in order, one
  * message or one batch of calls at a time, so its state needs no locks.
  *
@@ -21,15 +21,16 @@
  * @since 0.1.0
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
-import * as FiberId from "effect/FiberId"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import { Reply as ReplySlot } from "./internal/reply.js"
 
 /** The server has stopped or crashed; the request was not (or not knowingly) handled. */
 export class ServerStopped extends Schema.TaggedError<ServerStopped>()("ServerStopped", {
@@ -138,8 +139,9 @@ export interface Server<Request, Reply, E = never, Message = never> {
 export const defaultCallTimeout: Duration.Duration = Duration.seconds(5)
 
 type Envelope<Request, Reply, E, Message> =
-  | { readonly _tag: "Call"; readonly request: Request; readonly reply: Deferred.Deferred<Reply, E | ServerStopped> }
+  | { readonly _tag: "Call"; readonly request: Request; readonly reply: ReplySlot<Reply, E | ServerStopped | CallTimeout> }
   | { readonly _tag: "Cast"; readonly message: Message }
+
 
 /**
  * Starts a server in the current scope: `init` runs first (its failure fails `start`), then the
@@ -153,6 +155,7 @@ export const start = <State, Request, Reply, E = never, Message = never, R = nev
     const name = options.name
     const capacity = options.capacity ?? 1000
     const maxBatch = options.maxBatch ?? 1000
+    const serverScope = yield* Effect.scope
     const mailbox = yield* Queue.dropping<Envelope<Request, Reply, E, Message>>(capacity)
     const ended = yield* Deferred.make<void, unknown>()
     const handleCalls = behaviour.handleCalls ?? sequentially(behaviour.handleCall)
@@ -165,7 +168,7 @@ export const start = <State, Request, Reply, E = never, Message = never, R = nev
 
     const stopped = () => new ServerStopped({ server: name, reason: stoppedReason })
     const failCall = (envelope: Envelope<Request, Reply, E, Message>) => {
-      if (envelope._tag === "Call") Deferred.unsafeDone(envelope.reply, Exit.fail(stopped()))
+      if (envelope._tag === "Call") envelope.reply.complete(Exit.fail(stopped()))
     }
 
     const handleBatch = (batch: Array<Envelope<Request, Reply, E, Message>>) =>
@@ -181,11 +184,11 @@ export const start = <State, Request, Reply, E = never, Message = never, R = nev
           }
           // A run of consecutive calls is one batch; calls whose caller gave up are skipped.
           const requests: Array<Request> = []
-          const replies: Array<Deferred.Deferred<Reply, E | ServerStopped>> = []
+          const replies: Array<ReplySlot<Reply, E | ServerStopped | CallTimeout>> = []
           for (; i < batch.length; i++) {
             const envelope = batch[i]!
             if (envelope._tag !== "Call") break
-            if (yield* Deferred.isDone(envelope.reply)) continue
+            if (envelope.reply.done) continue
             requests.push(envelope.request)
             replies.push(envelope.reply)
           }
@@ -193,7 +196,7 @@ export const start = <State, Request, Reply, E = never, Message = never, R = nev
           const [exits, next] = yield* handleCalls(requests, state)
           state = next
           for (let j = 0; j < replies.length; j++) {
-            Deferred.unsafeDone(replies[j]!, exits[j] ?? Exit.die(new Error(`${name}: no reply for request ${j}`)))
+            replies[j]!.complete(exits[j] ?? Exit.die(new Error(`${name}: no reply for request ${j}`)))
           }
         }
         inHand = []
@@ -239,35 +242,61 @@ export const start = <State, Request, Reply, E = never, Message = never, R = nev
       )
     )
 
+    // Calls with a timeout wait in `timed` until answered (a reply leaves the set as it completes)
+    // or expired. One sweeper fiber sleeps until the earliest deadline, instead of a timer per call.
+    const timed = new Set<ReplySlot<Reply, E | ServerStopped | CallTimeout>>()
+    let wakeAt = Infinity
+    let sweeper: Fiber.RuntimeFiber<void> | undefined
+    const expire = (now: number) => {
+      let earliest = Infinity
+      for (const reply of timed) {
+        if (reply.deadline <= now) {
+          reply.complete(Exit.fail(new CallTimeout({ server: name, timeoutMillis: reply.timeoutMillis })))
+        } else if (reply.deadline < earliest) earliest = reply.deadline
+      }
+      return earliest
+    }
+    const sweepFrom = (at: number) =>
+      Effect.gen(function*() {
+        let next = at
+        while (next !== Infinity) {
+          const now = yield* Clock.currentTimeMillis
+          if (next > now) yield* Effect.sleep(Duration.millis(next - now))
+          next = expire(yield* Clock.currentTimeMillis)
+          wakeAt = next
+        }
+      })
+    // A deadline earlier than the sweeper's next look replaces the sweeper.
+    const sweepBy = (deadline: number) => {
+      wakeAt = deadline
+      const previous = sweeper
+      return Effect.forkIn(Effect.interruptible(sweepFrom(deadline)), serverScope).pipe(
+        Effect.flatMap((fiber) => {
+          sweeper = fiber
+          return previous === undefined ? Effect.void : Fiber.interruptFork(previous)
+        })
+      )
+    }
+
     const call = (request: Request, callOptions?: CallOptions) =>
-      Effect.suspend((): Effect.Effect<Reply, E | ServerStopped | CallTimeout | Overloaded> => {
+      Effect.clockWith((clock): Effect.Effect<Reply, E | ServerStopped | CallTimeout | Overloaded> => {
         if (!running) return Effect.fail(stopped())
-        const reply = Deferred.unsafeMake<Reply, E | ServerStopped>(FiberId.none)
+        const timeout = callOptions?.timeout === undefined ? defaultCallTimeout : Duration.decode(callOptions.timeout)
+        const finite = Duration.isFinite(timeout)
+        const timeoutMillis = Duration.toMillis(timeout)
+        const reply = new ReplySlot<Reply, E | ServerStopped | CallTimeout>(
+          finite ? clock.unsafeCurrentTimeMillis() + timeoutMillis : Infinity,
+          timeoutMillis,
+          finite ? timed : undefined
+        )
         if (!mailbox.unsafeOffer({ _tag: "Call", request, reply })) {
           return Effect.fail(new Overloaded({ server: name, capacity }))
         }
         // The server may have ended between the check above and the offer, after its last drain.
-        if (!running) Deferred.unsafeDone(reply, Exit.fail(stopped()))
-        return awaitReply(reply, callOptions?.timeout)
+        if (!running) reply.complete(Exit.fail(stopped()))
+        if (reply.done || reply.deadline >= wakeAt) return reply.await
+        return Effect.zipRight(sweepBy(reply.deadline), reply.await)
       })
-
-    const awaitReply = (
-      reply: Deferred.Deferred<Reply, E | ServerStopped>,
-      timeout: Duration.DurationInput | undefined
-    ): Effect.Effect<Reply, E | ServerStopped | CallTimeout> => {
-      const duration = timeout === undefined ? defaultCallTimeout : Duration.decode(timeout)
-      // A caller that gives up completes its own reply, so the server skips the request.
-      const giveUp = Effect.sync(() => Deferred.unsafeDone(reply, Exit.interrupt(FiberId.none)))
-      const waiting = Effect.onInterrupt(Deferred.await(reply), () => giveUp)
-      if (!Duration.isFinite(duration)) return waiting
-      return Effect.timeoutFail(waiting, {
-        duration,
-        onTimeout: () => {
-          Deferred.unsafeDone(reply, Exit.interrupt(FiberId.none))
-          return new CallTimeout({ server: name, timeoutMillis: Duration.toMillis(duration) })
-        }
-      })
-    }
 
     const cast = (message: Message) =>
       Effect.suspend((): Effect.Effect<void, ServerStopped | Overloaded> => {

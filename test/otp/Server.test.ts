@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
+import { Data, Deferred, Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
 import * as Server from "../../src/otp/Server.js"
 
 // A counter: calls read or add, casts add without a reply.
@@ -7,8 +7,10 @@ type Request = { readonly _tag: "Get" } | { readonly _tag: "Add"; readonly n: nu
   readonly _tag: "Die"
 } | { readonly _tag: "Block"; readonly until: Deferred.Deferred<void> }
 
+class Refused extends Data.TaggedError("Refused") {}
+
 const counter = (log?: Ref.Ref<ReadonlyArray<string>>) =>
-  Server.start<number, Request, number, string, number>({
+  Server.start<number, Request, number, Refused, number>({
     init: Effect.succeed(0),
     handleCall: (request, state) => {
       switch (request._tag) {
@@ -17,7 +19,7 @@ const counter = (log?: Ref.Ref<ReadonlyArray<string>>) =>
         case "Add":
           return Effect.succeed([state + request.n, state + request.n] as const)
         case "Fail":
-          return Effect.fail("refused")
+          return Effect.fail(new Refused())
         case "Die":
           return Effect.die(new Error("boom"))
         case "Block":
@@ -44,7 +46,7 @@ describe("Server", () => {
     Effect.gen(function*() {
       const server = yield* counter()
       yield* server.call({ _tag: "Add", n: 5 })
-      expect(yield* Effect.flip(server.call({ _tag: "Fail" }))).toBe("refused")
+      expect((yield* Effect.flip(server.call({ _tag: "Fail" })))._tag).toBe("Refused")
       expect(yield* server.call({ _tag: "Get" })).toBe(5)
     }))
 
