@@ -3,7 +3,7 @@
  * touch with a typed error and acknowledge nothing unsynced; the store reopens from its log on
  * next use. Also on a real, tiny tmpfs where `mount` works (skipped where it does not).
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -56,6 +56,16 @@ const mountTmpfs = (size: string): string | undefined => {
   }
 }
 const tmpfs = mountTmpfs("256k")
+// Unmounted here as well as in the test: a test that times out never reaches its own cleanup.
+afterAll(() => {
+  if (tmpfs === undefined || !fs.existsSync(tmpfs)) return
+  try {
+    execFileSync("umount", ["-l", tmpfs], { stdio: "ignore" })
+  } catch {
+    // already unmounted
+  }
+  fs.rmSync(tmpfs, { recursive: true, force: true })
+})
 
 describe("disk errors", () => {
   it.scoped("a full disk fails the write typed, acknowledges nothing unsynced, and recovers once there is room", () =>
@@ -111,7 +121,7 @@ describe("disk errors", () => {
       const found = await Effect.runPromise(reopened(dataDir, acknowledged))
       expect(found.every((present) => present)).toBe(true)
     } finally {
-      execFileSync("umount", [tmpfs!])
+      execFileSync("umount", ["-l", tmpfs!])
       fs.rmSync(tmpfs!, { recursive: true, force: true })
     }
   })
