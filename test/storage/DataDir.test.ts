@@ -1,5 +1,5 @@
 /** The data folder: store names as file names, and the lock that gives one process the folder. */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -8,8 +8,10 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { KV } from "../../src/kv/KV.js"
 import { decodeName, encodeName } from "../../src/storage/DataDir.js"
-import { startChild } from "./fixtures/Child.js"
+import { removeChildScript, startChild } from "./fixtures/Child.js"
 import { tempDir } from "./fixtures/TempDir.js"
+
+afterAll(removeChildScript)
 
 describe("store names as file names", () => {
   it("cannot leave the folder, keep names apart that differ only in case, and decode back", () => {

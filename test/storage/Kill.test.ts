@@ -4,7 +4,7 @@
  * with its exact bytes, every acknowledged delete still deleted. `KV_KILL_CYCLES` sets the number
  * of cycles (default 50); `KV_KILL_SEED` replays a run.
  */
-import { describe, expect, it } from "@effect/vitest"
+import { afterAll, describe, expect, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
@@ -13,11 +13,13 @@ import * as path from "node:path"
 import { KV } from "../../src/kv/KV.js"
 import { verify } from "../../src/storage/Verify.js"
 import { Acks, checkRecovered, type Write } from "./fixtures/Acks.js"
-import { childScript, startChild } from "./fixtures/Child.js"
+import { childScript, removeChildScript, startChild } from "./fixtures/Child.js"
 import { random } from "./fixtures/Workload.js"
 
 const cycles = Number(process.env.KV_KILL_CYCLES ?? 50)
 const seed = Number(process.env.KV_KILL_SEED ?? 7)
+
+afterAll(removeChildScript)
 
 describe("kill -9", () => {
   it("keeps every acknowledged write", async () => {
