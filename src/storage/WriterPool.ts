@@ -106,15 +106,20 @@ const runWriter = (fs: FileSystem.FileSystem, queue: Queue.Queue<Job>, options: 
   const warn = (error: StorageFailure) => Effect.logWarning(error.message)
 
   // Acknowledges the appends written since the last commit: after one fsync per file if "always".
+  // Compactions come after every acknowledgement, so that one store's does not delay another's.
   const commit = (pending: Map<LogFile.LogFile, Array<AppendJob>>) =>
-    Effect.forEach(pending, ([log, jobs]) =>
-      Effect.gen(function*() {
+    Effect.gen(function*() {
+      const compactable: Array<LogFile.LogFile> = []
+      for (const [log, jobs] of pending) {
         const synced = options.sync === "always" ? yield* Effect.exit(LogFile.sync(log)) : Exit.void
         for (const job of jobs) Deferred.unsafeDone(job.done, synced)
         if (Exit.isSuccess(synced) && LogFile.needsCompaction(log, options.deadRatio, options.minDeadRecords)) {
-          yield* LogFile.compact(fs, log).pipe(Effect.catchAll(warn))
+          compactable.push(log)
         }
-      }), { discard: true }).pipe(Effect.ensuring(Effect.sync(() => pending.clear())))
+      }
+      pending.clear()
+      for (const log of compactable) yield* LogFile.compact(fs, log).pipe(Effect.catchAll(warn))
+    })
 
   const handle = (jobs: Iterable<Job>) =>
     Effect.gen(function*() {
