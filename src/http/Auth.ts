@@ -21,9 +21,9 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("effec
 // Digests have one length whatever the tokens' lengths, so the comparison leaks neither.
 const digest = (text: string) => createHash("sha256").update(text, "utf8").digest()
 
-/** The check for `token`; without a token every request passes. */
+/** The check for `token`; without a token (or with an empty one, which no header could fail) every request passes. */
 export const layer = (token: string | undefined): Layer.Layer<Authorization> => {
-  if (token === undefined) return Layer.succeed(Authorization, { bearer: () => Effect.void })
+  if (token === undefined || token === "") return Layer.succeed(Authorization, { bearer: () => Effect.void })
   const expected = digest(token)
   const refused = new Unauthorized({
     error: "Unauthorized",
