@@ -19,16 +19,11 @@ import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as HttpDoor from "../http/Client.js"
 import type { HttpError } from "../http/Errors.js"
+import type { KeyPage } from "../kv/Store.js"
 import { RequestFailed, ServerUnreachable } from "./Errors.js"
 
 /** Why a call to the server failed. */
 export type ClientError = ServerUnreachable | RequestFailed
-
-/** A page of keys as the server sends it. */
-export interface KeyPage {
-  readonly keys: ReadonlyArray<string>
-  readonly next: string | null
-}
 
 /** The server's operations, as the client commands use them. */
 export class ServerClient extends Context.Tag("effect-kv/cli/ServerClient")<ServerClient, {
@@ -38,7 +33,7 @@ export class ServerClient extends Context.Tag("effect-kv/cli/ServerClient")<Serv
   readonly delete: (store: string, key: string) => Effect.Effect<void, ClientError>
   readonly keys: (
     store: string,
-    query: { readonly prefix: string; readonly after: string | null; readonly limit: number }
+    query: { readonly prefix: string; readonly after: Option.Option<string>; readonly limit: number }
   ) => Effect.Effect<KeyPage, ClientError>
   readonly stores: Effect.Effect<ReadonlyArray<string>, ClientError>
 }>() {}
@@ -95,8 +90,11 @@ export const make = (connection: Connection): Effect.Effect<Context.Tag.Service<
       keys: (store, query) =>
         fail(api.keys.list({
           path: { store },
-          urlParams: { prefix: query.prefix, limit: query.limit, ...(query.after === null ? {} : { after: query.after }) }
-        })).pipe(Effect.map((page) => ({ keys: page.keys, next: Option.getOrNull(page.next) }))),
+          urlParams: Option.match(query.after, {
+            onNone: () => ({ prefix: query.prefix, limit: query.limit }),
+            onSome: (after) => ({ prefix: query.prefix, limit: query.limit, after })
+          })
+        })),
       stores: fail(api.stores.list()).pipe(Effect.map((body) => body.stores))
     }
   })

@@ -10,6 +10,7 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import type { KeyPage } from "../kv/Store.js"
 import * as Client from "./Client.js"
 import { InvalidJson } from "./Errors.js"
 import { decodeJson, reasonOf } from "./Json.js"
@@ -72,14 +73,13 @@ export const keys = Command.make("keys", {
   Effect.gen(function*() {
     const client = yield* Client.ServerClient
     let remaining = Option.getOrElse(args.limit, () => Number.POSITIVE_INFINITY)
-    let after: string | null = null
-    while (remaining > 0) {
-      const page: Client.KeyPage = yield* client.keys(args.store, { prefix: args.prefix, after, limit: Math.min(remaining, pageSize) })
+    let after = Option.none<string>()
+    do {
+      const page: KeyPage = yield* client.keys(args.store, { prefix: args.prefix, after, limit: Math.min(remaining, pageSize) })
       for (const key of page.keys) yield* printLine(key)
       remaining -= page.keys.length
-      if (page.next === null) break
       after = page.next
-    }
+    } while (remaining > 0 && Option.isSome(after))
   })).pipe(withServer, Command.withDescription("Prints the keys of STORE, one a line, sorted."))
 
 export const stores = Command.make("stores", { connection }, () =>
