@@ -6,7 +6,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
 import { KV } from "../kv/KV.js"
-import { chosenStores, dataDirOption, layerKV, storeArg } from "./DataDir.js"
+import { chosenStores, dataDirOption, onExistingDataDir, storeArg } from "./DataDir.js"
 import { printLine, progress, progressDone } from "./Output.js"
 
 export const compact = Command.make("compact", {
@@ -22,6 +22,6 @@ export const compact = Command.make("compact", {
     }
     yield* progressDone
     yield* printLine(`compacted ${stores.length} store${stores.length === 1 ? "" : "s"}`)
-  }).pipe(Effect.provide(layerKV(args.dataDir)))).pipe(
+  }).pipe(onExistingDataDir(args.dataDir))).pipe(
     Command.withDescription("Rewrites each store's log as a snapshot of its keys. No server may hold the folder.")
   )

@@ -6,13 +6,15 @@
  */
 import * as Args from "@effect/cli/Args"
 import * as Options from "@effect/cli/Options"
+import type { PlatformError } from "@effect/platform/Error"
+import * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { KV, type KVService } from "../kv/KV.js"
 import type { StorageFailure } from "../storage/Errors.js"
-import { NoSuchStore } from "./Errors.js"
+import { NoDataDir, NoSuchStore } from "./Errors.js"
 
 /** `--data-dir`, or `KV_DATA_DIR`, default `./data`. */
 export const dataDirOption = Options.text("data-dir").pipe(
@@ -23,6 +25,21 @@ export const dataDirOption = Options.text("data-dir").pipe(
 
 /** `KV` on the data folder, for a tool that runs while no server does. */
 export const layerKV = (dataDir: string): Layer.Layer<KV, StorageFailure> => KV.layer({ dataDir, sync: "always" })
+
+/** Succeeds if `dataDir` is a folder: the tools that read one must not create it by accident. */
+export const requireDataDir = (dataDir: string): Effect.Effect<void, NoDataDir | PlatformError, FileSystem.FileSystem> =>
+  Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(dataDir)).pipe(
+    Effect.catchIf(
+      (error) => error._tag === "SystemError" && error.reason === "NotFound",
+      () => Effect.fail(new NoDataDir({ dataDir }))
+    ),
+    Effect.filterOrFail((info) => info.type === "Directory", () => new NoDataDir({ dataDir })),
+    Effect.asVoid
+  )
+
+/** Runs `effect` on `KV` over `dataDir`, which must exist. */
+export const onExistingDataDir = (dataDir: string) => <A, E>(effect: Effect.Effect<A, E, KV>) =>
+  Effect.zipRight(requireDataDir(dataDir), Effect.provide(effect, layerKV(dataDir)))
 
 /** An optional `STORE` argument: the tool works on that store only. */
 export const storeArg = Args.text({ name: "STORE" }).pipe(Args.withDescription("Only this store (default: all)."), Args.optional)

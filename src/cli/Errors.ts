@@ -59,6 +59,15 @@ export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFail
   }
 }
 
+/** A tool that reads a data folder was pointed where there is none. */
+export class NoDataDir extends Schema.TaggedError<NoDataDir>()("NoDataDir", {
+  dataDir: Schema.String
+}) {
+  override get message(): string {
+    return `there is no data folder at ${this.dataDir}; pass --data-dir (or set KV_DATA_DIR)`
+  }
+}
+
 /** A tool was asked for a store that holds no data in the folder. */
 export class NoSuchStore extends Schema.TaggedError<NoSuchStore>()("NoSuchStore", {
   store: Schema.String,

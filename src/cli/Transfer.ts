@@ -10,7 +10,7 @@ import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { KV, type KVService } from "../kv/KV.js"
-import { chosenStores, dataDirOption, layerKV, storeArg } from "./DataDir.js"
+import { chosenStores, dataDirOption, layerKV, onExistingDataDir, storeArg } from "./DataDir.js"
 import { InvalidImportLine } from "./Errors.js"
 import { decodeJson, reasonOf } from "./Json.js"
 import { printLine, progress, progressDone } from "./Output.js"
@@ -37,7 +37,7 @@ export const exportCommand = Command.make("export", { dataDir: dataDirOption, st
       } while (after !== undefined)
     }
     yield* progressDone
-  }).pipe(Effect.provide(layerKV(args.dataDir)))).pipe(
+  }).pipe(onExistingDataDir(args.dataDir))).pipe(
     Command.withDescription(
       "Writes every key of the data folder (or of STORE) to stdout, one JSON object a line. No server may hold the folder."
     )

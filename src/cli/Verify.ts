@@ -7,7 +7,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
 import { type FileReport, verify as verifyDataDir } from "../storage/Verify.js"
-import { dataDirOption } from "./DataDir.js"
+import { dataDirOption, requireDataDir } from "./DataDir.js"
 import { VerifyFailed } from "./Errors.js"
 import { printLine } from "./Output.js"
 
@@ -28,6 +28,7 @@ const describe = (report: FileReport): string => {
 
 export const verify = Command.make("verify", { dataDir: dataDirOption }, (args) =>
   Effect.gen(function*() {
+    yield* requireDataDir(args.dataDir)
     const report = yield* verifyDataDir(args.dataDir)
     for (const file of report.files) yield* printLine(describe(file))
     const count = (tag: FileReport["status"]["_tag"]) => report.files.filter((file) => file.status._tag === tag).length

@@ -85,11 +85,22 @@ describe("effect-kv offline tools", () => {
       expect((yield* Cli.run(["verify", "--data-dir", dir])).code).toBe(0)
     }))
 
+  it.scopedLive("the tools that read a folder refuse a missing one instead of creating it", () =>
+    Effect.gen(function*() {
+      const missing = Path.join(yield* Cli.tempDir, "typo")
+      for (const tool of ["verify", "compact", "export"]) {
+        const result = yield* Cli.run([tool, "--data-dir", missing])
+        expect(result.code).toBe(1)
+        expect(result.stderr).toBe(`error: there is no data folder at ${missing}; pass --data-dir (or set KV_DATA_DIR)\n`)
+      }
+      expect(Fs.existsSync(missing)).toBe(false)
+    }))
+
   it.scopedLive("the tools refuse a folder a server holds", () =>
     Effect.gen(function*() {
       const dir = yield* Cli.tempDir
       yield* Cli.serve(dir)
-      for (const args of [["export"], ["compact"], ["import"]]) {
+      for (const args of [["verify"], ["export"], ["compact"], ["import"]]) {
         const result = yield* Cli.run([...args, "--data-dir", dir])
         expect(result.code).toBe(1)
         expect(result.stderr).toMatch(/^error: .* is in use by process \d+/)
