@@ -195,7 +195,8 @@ export const make = (
       return Supervisor.start({
         ...options.storeRestarts,
         name: `store:${name}`,
-        children: [{ id: name, start: startStore }]
+        // Its log must be closed before it is opened again, however long that takes.
+        children: [{ id: name, start: startStore, shutdown: Duration.infinity }]
       }).pipe(Effect.provideService(Storage, storage))
     }
 

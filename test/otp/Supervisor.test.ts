@@ -214,6 +214,26 @@ describe("Supervisor", () => {
       yield* workers.eventually(hasEvent(workers, "stop:slow"))
     }))
 
+  it.effect("shutdown waits for a crashed child whose resources are still being released", () =>
+    Effect.gen(function*() {
+      const workers = yield* makeWorkers
+      const scope = yield* Scope.make()
+      const released = yield* Ref.make(false)
+      const slowToRelease = Effect.zipRight(
+        Effect.addFinalizer(() => Effect.zipRight(Effect.sleep("1 second"), Ref.set(released, true))),
+        workers.start("a")
+      )
+      yield* Supervisor.start({ name: "sup", children: [{ id: "a", start: slowToRelease, shutdown: "1 minute" }] })
+        .pipe(Scope.extend(scope))
+      yield* workers.crash("a")
+      const closing = yield* Effect.fork(Scope.close(scope, Exit.void))
+      for (let i = 0; i < 100; i++) yield* Effect.yieldNow()
+      expect(Option.isNone(yield* Fiber.poll(closing))).toBe(true) // still waiting for the release
+      yield* TestClock.adjust("1 second")
+      yield* Fiber.join(closing)
+      expect(yield* Ref.get(released)).toBe(true)
+    }))
+
   it.scoped("spaces restarts out with a backoff schedule", () =>
     Effect.gen(function*() {
       const workers = yield* makeWorkers

@@ -99,21 +99,39 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
       if (index >= 0) entries.splice(index, 1)
     }
 
+    // Children being stopped, each in its own fiber and within its timeout: shutdown waits for them too.
+    const closing = new Map<Fiber.RuntimeFiber<void>, Entry<E>>()
+
     const closeChild = (entry: Entry<E>, running: Running) =>
       Effect.gen(function*() {
         entry.status = stopped
-        const close = Scope.close(running.scope, Exit.void)
-        if (!Duration.isFinite(entry.shutdown)) return yield* close
-        // The close goes on in its own fiber, so that a child past its timeout cannot hold us.
-        const closing = yield* Effect.forkDaemon(close)
-        const done = yield* Fiber.await(closing).pipe(Effect.interruptible, Effect.timeoutOption(entry.shutdown))
+        // In its own fiber, so that a child past its timeout cannot hold the supervisor.
+        const fiber = yield* Effect.forkDaemon(Scope.close(running.scope, Exit.void))
+        closing.set(fiber, entry)
+        fiber.addObserver(() => closing.delete(fiber))
+        yield* awaitClose(fiber, entry)
+      })
+
+    const awaitClose = (fiber: Fiber.RuntimeFiber<void>, entry: Entry<E>) =>
+      Effect.gen(function*() {
+        if (!Duration.isFinite(entry.shutdown)) return yield* Effect.interruptible(Fiber.await(fiber))
+        const done = yield* Fiber.await(fiber).pipe(Effect.timeoutOption(entry.shutdown), Effect.interruptible)
         if (Option.isNone(done)) {
+          closing.delete(fiber) // given up on: shutdown does not wait for it again
           yield* Effect.logWarning(
             `child "${entry.id}" of supervisor "${name}" did not stop within ` +
               `${Duration.format(entry.shutdown)}; it goes on stopping in the background`
           )
         }
       })
+
+    // After a shutdown, the closes still going on: those of children whose watcher was stopped.
+    const awaitClosing = Effect.suspend(() =>
+      Effect.forEach(Array.from(closing), ([fiber, entry]) => awaitClose(fiber, entry), {
+        concurrency: "unbounded",
+        discard: true
+      })
+    )
 
     const terminate = (entry: Entry<E>) =>
       Effect.suspend(() => {
@@ -214,6 +232,7 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
         })
         yield* Effect.logError(error.message).pipe(Effect.annotateLogs({ supervisor: name, child: entry.id }))
         yield* shutdownAll
+        yield* awaitClosing
         yield* Deferred.fail(ended, error)
       })
 
@@ -247,7 +266,7 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
       serialized(Effect.suspend(() => {
         if (shutDown) return Effect.void
         shutDown = true
-        return Effect.zipRight(shutdownAll, Deferred.succeed(ended, undefined))
+        return shutdownAll.pipe(Effect.zipRight(awaitClosing), Effect.zipRight(Deferred.succeed(ended, undefined)))
       }))
     )
 
