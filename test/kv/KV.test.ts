@@ -1,9 +1,19 @@
+/**
+ * What a user of `KV` relies on, the same on every storage: these tests run against memory
+ * storage and against file storage in a temporary folder.
+ */
 import { describe, expect, it, layer } from "@effect/vitest"
-import { Effect, Exit, Option } from "effect"
-import { KV } from "../../src/kv/KV.js"
+import { Effect, Exit, Layer, Option } from "effect"
+import { KV, type KVOptions } from "../../src/kv/KV.js"
+import { onTempDir } from "../storage/fixtures/TempDir.js"
 
-describe("KV", () => {
-  layer(KV.layerMemory())((it) => {
+const implementations: ReadonlyArray<readonly [string, (options?: KVOptions) => Layer.Layer<KV, unknown>]> = [
+  ["memory", (options) => KV.layerMemory(options)],
+  ["file", (options) => onTempDir((dataDir) => KV.layer({ ...options, dataDir }))]
+]
+
+for (const [storage, makeLayer] of implementations) describe(`KV on ${storage} storage`, () => {
+  layer(makeLayer())((it) => {
     it.effect("puts, gets, deletes, and reads its own writes", () =>
       Effect.gen(function*() {
         const kv = yield* KV
@@ -111,6 +121,16 @@ describe("KV", () => {
         }
       }))
 
+    it.effect("compact keeps every value; compacting a store never written does nothing", () =>
+      Effect.gen(function*() {
+        const kv = yield* KV
+        for (let i = 0; i < 50; i++) yield* kv.put("to-compact", `k${i % 5}`, i)
+        yield* kv.compact("to-compact")
+        expect(yield* kv.get("to-compact", "k4")).toEqual(Option.some(49))
+        expect(yield* kv.size("to-compact")).toBe(5)
+        expect(Exit.isSuccess(yield* Effect.exit(kv.compact("never-written")))).toBe(true)
+      }))
+
     it.effect("clear removes every key; stores lists those that hold data; dropStore forgets one", () =>
       Effect.gen(function*() {
         const kv = yield* KV
@@ -139,7 +159,7 @@ describe("KV", () => {
   })
 
   describe("rejects bad input with a typed error that says what is wrong", () => {
-    layer(KV.layerMemory({ limits: { maxValueBytes: 64 } }))((it) => {
+    layer(makeLayer({ limits: { maxValueBytes: 64 } }))((it) => {
       it.effect("store names", () =>
         Effect.gen(function*() {
           const kv = yield* KV
@@ -194,5 +214,5 @@ describe("KV", () => {
       for (const failure of failures) expect(JSON.stringify(failure.cause)).toContain("Overloaded")
       const acknowledged = exits.filter(Exit.isSuccess).length
       expect(yield* kv.size("busy")).toBe(acknowledged + 1)
-    }).pipe(Effect.provide(KV.layerMemory({ mailboxCapacity: 5 }))))
+    }).pipe(Effect.provide(makeLayer({ mailboxCapacity: 5 }))))
 })

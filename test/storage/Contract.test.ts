@@ -1,15 +1,12 @@
 /**
- * The same behaviour from every `Storage`: memory and file storage pass the same tests, at the
- * `Storage` level and through `KV`.
+ * The same behaviour from every `Storage`: memory and file storage pass the same tests. The same
+ * through `KV` is in `test/kv/KV.test.ts`, which runs on both.
  */
 import { describe, expect, layer } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
-import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import * as Option from "effect/Option"
-import { KV } from "../../src/kv/KV.js"
 import { applyChange, type Change, emptySnapshot, type Snapshot } from "../../src/storage/Change.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { onTempDir } from "./fixtures/TempDir.js"
@@ -99,50 +96,6 @@ for (const [name, storageLayer] of implementations) {
           expect(yield* recovered("list-b")).toEqual(emptySnapshot)
           // An emptied store keeps its sequence: versions never repeat.
           expect((yield* recovered("list-emptied")).sequence).toBe(2)
-        }))
-    })
-  })
-
-  describe(`KV contract: ${name}`, () => {
-    layer(KV.layerWith().pipe(Layer.provide(storageLayer)))((it) => {
-      it.effect("puts, gets, deletes, compare-and-set, and versions that only grow", () =>
-        Effect.gen(function*() {
-          const kv = yield* KV
-          const v1 = yield* kv.put("basics", "a", { n: 1 })
-          expect(yield* kv.getEntry("basics", "a")).toEqual(Option.some({ value: { n: 1 }, version: v1 }))
-          const v2 = yield* kv.put("basics", "a", { n: 2 }, { expectedVersion: v1 })
-          expect((yield* Effect.flip(kv.put("basics", "a", 3, { expectedVersion: v1 })))._tag).toBe("VersionMismatch")
-          expect(yield* kv.delete("basics", "a")).toBe(true)
-          expect(yield* kv.get("basics", "a")).toEqual(Option.none())
-          expect(yield* kv.put("basics", "a", 4, { ifAbsent: true })).toBeGreaterThan(v2)
-        }))
-
-      it.effect("1,000 concurrent writers to one store lose nothing", () =>
-        Effect.gen(function*() {
-          const kv = yield* KV
-          const versions = yield* Effect.all(
-            Array.from({ length: 1000 }, (_, i) => kv.put("crowd", `key-${i}`, { i })),
-            { concurrency: "unbounded" }
-          )
-          expect(new Set(versions).size).toBe(1000)
-          expect(yield* kv.size("crowd")).toBe(1000)
-        }))
-
-      it.effect("clear, stores, dropStore and compact", () =>
-        Effect.gen(function*() {
-          const kv = yield* KV
-          yield* kv.put("to-clear", "a", 1)
-          yield* kv.put("to-drop", "a", 1)
-          for (let i = 0; i < 50; i++) yield* kv.put("to-compact", `k${i % 5}`, i)
-          expect(yield* kv.clear("to-clear")).toBe(1)
-          yield* kv.dropStore("to-drop")
-          yield* kv.compact("to-compact")
-          const stores = yield* kv.stores
-          expect(stores).toContain("to-compact")
-          expect(stores).not.toContain("to-clear")
-          expect(stores).not.toContain("to-drop")
-          expect(yield* kv.get("to-compact", "k4")).toEqual(Option.some(49))
-          expect(Exit.isSuccess(yield* Effect.exit(kv.compact("never-written")))).toBe(true)
         }))
     })
   })
