@@ -57,7 +57,8 @@ export const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Effe
     const child = spawnCli(args, options)
     const result = collect(child)
     child.stdin!.end(options.input ?? "")
-    return result
+    // A test that times out leaves no process behind.
+    return Effect.onInterrupt(result, () => Effect.sync(() => child.kill("SIGKILL")))
   })
 
 /** A fresh temporary folder, removed with the scope. */
