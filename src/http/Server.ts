@@ -59,25 +59,33 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
     Layer.provide(Handlers.layer({ maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes })),
     Layer.provide(Auth.layer(options.token))
   )
-  const serve = Layer.unwrapScoped(Effect.gen(function*() {
+  return Layer.unwrapEffect(Effect.sync(() => {
+    const server = createServer()
     let draining = false
-    // Runs as the server starts closing, before it waits for the requests in flight.
-    yield* Effect.addFinalizer(() => Effect.sync(() => draining = true))
-    // Set once in the server's runtime, which every request fiber starts from.
-    return HttpApiBuilder.serve(requestLog).pipe(
+    // Built after the server serves, so released before it stops serving: with the handler still
+    // attached, answer with Connection: close and wait until every connection has ended.
+    const drain = Layer.scopedDiscard(Effect.addFinalizer(() =>
+      Effect.async<void>((resume) => {
+        draining = true
+        if (!server.listening) return resume(Effect.void)
+        server.close(() => resume(Effect.void))
+      })
+    ))
+    const serve = HttpApiBuilder.serve(requestLog).pipe(
       Layer.locally(HttpApp.currentPreResponseHandlers, Option.some(responseHeaders(() => draining)))
     )
+    return drain.pipe(
+      Layer.provideMerge(serve),
+      Layer.provide(HttpApiSwagger.layer({ path: docsPath })),
+      Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: openApiPath })),
+      Layer.provide(HttpApiBuilder.middleware(KvApi, routeErrors(routes))),
+      Layer.provide(api),
+      // Keys may be 1 KiB of UTF-8, many times that percent-encoded: Node's header limit bounds a path anyway.
+      Layer.locally(HttpRouter.currentRouterConfig, { maxParamLength: Number.MAX_SAFE_INTEGER }),
+      Layer.provideMerge(NodeHttpServer.layer(() => server, {
+        host: options.host ?? defaultHost,
+        port: options.port ?? defaultPort
+      }))
+    )
   }))
-  return serve.pipe(
-    Layer.provide(HttpApiSwagger.layer({ path: docsPath })),
-    Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: openApiPath })),
-    Layer.provide(HttpApiBuilder.middleware(KvApi, routeErrors(routes))),
-    Layer.provide(api),
-    // Keys may be 1 KiB of UTF-8, many times that percent-encoded: Node's header limit bounds a path anyway.
-    Layer.locally(HttpRouter.currentRouterConfig, { maxParamLength: Number.MAX_SAFE_INTEGER }),
-    Layer.provideMerge(NodeHttpServer.layer(createServer, {
-      host: options.host ?? defaultHost,
-      port: options.port ?? defaultPort
-    }))
-  )
 }
