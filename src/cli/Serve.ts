@@ -60,26 +60,23 @@ const layerLogger = Layer.unwrapEffect(Effect.map(colourEnabled, (colour) =>
   )))
 
 // Runs while the server does: says where it listens, then waits for a signal.
-const announce = (dataDir: string) =>
+const announce = (dataDir: string, address: HttpServer.Address) =>
   Effect.gen(function*() {
-    const server = yield* HttpServer.HttpServer
     const path = yield* Path.Path
-    const address = server.address._tag === "TcpAddress"
-      ? `http://${server.address.hostname}:${server.address.port}`
-      : server.address.path
-    yield* printLine(`effect-kv listening on ${address}, data in ${path.resolve(dataDir)}`)
+    const url = address._tag === "TcpAddress" ? `http://${address.hostname}:${address.port}` : address.path
+    yield* printLine(`effect-kv listening on ${url}, data in ${path.resolve(dataDir)}`)
     return yield* Effect.never
   })
 
+// The HTTP server is the last child of KV's supervision tree: on a signal it stops first.
 export const serve = Command.make("serve", options, (args) =>
-  announce(args.dataDir).pipe(
-    Effect.provide(
-      Server.layer({
-        host: args.host,
-        port: args.port,
-        token: Option.getOrUndefined(Option.map(args.token, Redacted.value))
-      }).pipe(Layer.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync })))
-    ),
+  Server.startInTree({
+    host: args.host,
+    port: args.port,
+    token: Option.getOrUndefined(Option.map(args.token, Redacted.value))
+  }).pipe(
+    Effect.flatMap((address) => announce(args.dataDir, address)),
+    Effect.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync })),
     Effect.catchTag("ServeError", (error) =>
       Effect.fail(
         new CannotListen({

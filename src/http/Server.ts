@@ -17,14 +17,17 @@ import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpApp from "@effect/platform/HttpApp"
 import * as HttpRouter from "@effect/platform/HttpRouter"
-import type * as HttpServer from "@effect/platform/HttpServer"
+import * as HttpServer from "@effect/platform/HttpServer"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { createServer } from "node:http"
-import type { KV } from "../kv/KV.js"
+import { KV } from "../kv/KV.js"
+import type { DuplicateChild } from "../otp/Supervisor.js"
 import { KvApi } from "./Api.js"
 import * as Auth from "./Auth.js"
 import { defaultMaxBodyBytes } from "./Body.js"
@@ -89,3 +92,25 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
     )
   }))
 }
+
+/**
+ * Starts the server as the last child of `KV`'s supervision tree (the tutorial's part 6): it
+ * stops first when the tree shuts down, finishing its requests before any store closes.
+ * Returns the address it listens on.
+ */
+export const startInTree = (
+  options: ServerOptions = {}
+): Effect.Effect<HttpServer.Address, ServeError | DuplicateChild, KV> =>
+  Effect.gen(function*() {
+    const kv = yield* KV
+    const child = yield* kv.supervisor.startChild({
+      id: "http",
+      // Draining waits for the requests in flight: a second signal is the way to cut it short.
+      shutdown: Duration.infinity,
+      start: Effect.map(
+        Layer.build(layer(options).pipe(Layer.provide(Layer.succeed(KV, kv)))),
+        (context) => ({ address: Context.get(context, HttpServer.HttpServer).address, await: Effect.never })
+      )
+    })
+    return child.address
+  })

@@ -4,6 +4,7 @@ import * as Fs from "node:fs"
 import * as Http from "node:http"
 import * as Os from "node:os"
 import * as Path from "node:path"
+import * as Server from "../../src/http/Server.js"
 import { KV } from "../../src/kv/KV.js"
 import { request, serve } from "./server.js"
 
@@ -62,5 +63,19 @@ describe("server lifecycle", () => {
       expect(put.status).toBe(200)
       const get = yield* run((base) => request(base, "GET", "/stores/durable/keys/k"))
       expect([get.status, get.json, get.headers.get("etag")]).toEqual([200, { n: 1 }, `"${(put.json as { version: number }).version}"`])
+    }))
+
+  it.scopedLive("started in the tree, the server is its last child and stops before the stores close", () =>
+    Effect.gen(function*() {
+      const kv = Context.get(yield* Layer.build(KV.layerMemory()), KV)
+      const address = yield* Server.startInTree({ port: 0 }).pipe(Effect.provideService(KV, kv))
+      if (address._tag !== "TcpAddress") return expect.fail("a TCP address")
+      const base = `http://127.0.0.1:${address.port}`
+      expect((yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })).status).toBe(200)
+      const children = yield* kv.supervisor.whichChildren
+      expect(children.map((child) => child.id)).toEqual(["storage", "registry", "stores", "http"])
+      yield* kv.supervisor.terminateChild("http")
+      expect(yield* refused(base)).toBe(true)
+      expect(yield* kv.get("s", "k")).toEqual(Option.some(1))
     }))
 })
