@@ -55,7 +55,7 @@ describe("power cut", () => {
         writesPerWorker: 150,
         stores: ["one", "Two"],
         keys: 5,
-        onAttempt: (write) => acks.attempt(write),
+        onAttempt: (write) => Effect.sync(() => acks.attempt(write)),
         onAck: (write, version) => acks.acknowledge(write, version)
       }).pipe(Effect.provide(kvOn(disk.layer, { dataDir, sync: "always", writers: 2, compaction: { minDeadRecords: 10 } }))))
       disk.reboot(seed)
