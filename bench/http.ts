@@ -3,7 +3,8 @@
  * the main one), each beside a bare `node:http` server holding a `Map`, measured in the same run:
  * GET of a key, PUT in memory, and PUT on disk with `sync: "always"` (acknowledged after fsync).
  * A first line measures `@effect/platform`'s router with one route and no work behind it: the
- * ceiling that any server on the framework has on this machine.
+ * ceiling that any server on the framework has on this machine. A last line watches the heap of
+ * this process, which holds our server, across a 60 s load (`KV_BENCH_SOAK_SECONDS` changes it).
  */
 import { HttpRouter, HttpServer, HttpServerResponse } from "@effect/platform"
 import { NodeHttpServer } from "@effect/platform-node"
@@ -43,11 +44,11 @@ const path = "/stores/bench/keys/some-key"
 const body = JSON.stringify({ name: "Ada Lovelace", born: 1815, tags: ["math", "engines"] })
 
 /** Requests per second of `method` on `url`; fails the run on any error or non-2xx answer. */
-const load = async (url: string, method: "GET" | "PUT") => {
+const load = async (url: string, method: "GET" | "PUT", duration = seconds) => {
   const result = await autocannon({
     url: url + path,
     connections,
-    duration: seconds,
+    duration,
     workers: 1,
     method,
     ...(method === "PUT" ? { body, headers: { "content-type": "application/json" } } : {})
@@ -126,6 +127,30 @@ const measure = async (label: string, method: "GET" | "PUT", start: () => Promis
   }
 }
 
+/** The heap after a full GC (exact with `node --expose-gc`, as `npm run bench` runs). */
+const heapUsed = () => {
+  ;(globalThis as { gc?: () => void }).gc?.()
+  return process.memoryUsage().heapUsed
+}
+
+/** Our server's heap after a warm-up, and again after a long load of PUTs and GETs. */
+const soak = async () => {
+  const soakSeconds = Number(process.env.KV_BENCH_SOAK_SECONDS ?? 60)
+  const server = await ourServer(KV.layerMemory())()
+  try {
+    await load(server.url, "PUT", 5)
+    const before = heapUsed()
+    await Promise.all([load(server.url, "PUT", soakSeconds), load(server.url, "GET", soakSeconds)])
+    const after = heapUsed()
+    report(`heap after ${soakSeconds} s of PUT and GET load`, after / 2 ** 20, "MiB", {
+      label: "after a 5 s warm-up",
+      value: before / 2 ** 20
+    })
+  } finally {
+    await server.close()
+  }
+}
+
 export const run = async () => {
   heading(`HTTP, ${connections} connections, ${seconds} s each (autocannon)`)
   await measure("GET, @effect/platform router alone (the floor)", "GET", platformServer)
@@ -137,4 +162,5 @@ export const run = async () => {
   } finally {
     Fs.rmSync(dataDir, { recursive: true, force: true })
   }
+  await soak()
 }
