@@ -203,11 +203,16 @@ export const start = <State, Request, Reply, E = never, Message = never, R = nev
       })
 
     const loop = Effect.gen(function*() {
+      let lastTurn = performance.now()
       while (true) {
         const batch = yield* Queue.takeBetween(mailbox, 1, maxBatch)
         yield* Effect.uninterruptible(handleBatch(Array.from(batch)))
         const reason = behaviour.stopWhen?.(state)
         if (reason !== undefined) return yield* Effect.fail(reason)
+        if (performance.now() - lastTurn > eventLoopTurnMillis) {
+          yield* eventLoopTurn
+          lastTurn = performance.now()
+        }
       }
     })
 
@@ -316,6 +321,15 @@ export const start = <State, Request, Reply, E = never, Message = never, R = nev
     }
     return server
   })
+
+// A server and its callers resume one another through microtasks, which never give Node's event
+// loop a turn: under a steady stream of calls, timers (call timeouts among them) and I/O would
+// starve. The server gives the event loop a turn at least this often while it is busy.
+const eventLoopTurnMillis = 10
+const eventLoopTurn = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
 
 // The first line of a cause, for error messages that stay one line long.
 const describe = (cause: Cause.Cause<unknown>): string => Cause.pretty(cause).split("\n")[0] ?? "unknown"

@@ -144,4 +144,19 @@ describe("Server", () => {
       expect(server.isRunning()).toBe(false)
       expect((yield* Effect.flip(server.call({ _tag: "Get" })))._tag).toBe("ServerStopped")
     }))
+
+  it.scopedLive("a caller in a tight loop of calls does not starve the event loop: timers still fire", () =>
+    Effect.gen(function*() {
+      const server = yield* counter()
+      let calls = 0
+      let firedAt: number | undefined
+      // A real timer: it can only fire if the event loop gets a turn while the loop runs.
+      setTimeout(() => (firedAt = calls), 1)
+      while (firedAt === undefined && calls < 200_000) {
+        yield* server.call({ _tag: "Add", n: 1 })
+        calls++
+      }
+      expect(firedAt).toBeDefined()
+      expect(calls).toBeLessThan(200_000)
+    }))
 })
