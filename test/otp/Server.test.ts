@@ -5,7 +5,7 @@ import * as Server from "../../src/otp/Server.js"
 // A counter: calls read or add, casts add without a reply.
 type Request = { readonly _tag: "Get" } | { readonly _tag: "Add"; readonly n: number } | { readonly _tag: "Fail" } | {
   readonly _tag: "Die"
-} | { readonly _tag: "Block"; readonly until: Deferred.Deferred<void> }
+} | { readonly _tag: "Block"; readonly until: Deferred.Deferred<void>; readonly started?: Deferred.Deferred<void> }
 
 class Refused extends Data.TaggedError("Refused") {}
 
@@ -23,7 +23,10 @@ const counter = (log?: Ref.Ref<ReadonlyArray<string>>) =>
         case "Die":
           return Effect.die(new Error("boom"))
         case "Block":
-          return Effect.as(Deferred.await(request.until), [state, state] as const)
+          return Effect.zipRight(
+            request.started ? Deferred.succeed(request.started, undefined) : Effect.void,
+            Effect.as(Deferred.await(request.until), [state, state] as const)
+          )
       }
     },
     handleCast: (n, state) => Effect.succeed(state + n),
@@ -69,8 +72,9 @@ describe("Server", () => {
     Effect.gen(function*() {
       const server = yield* counter()
       const gate = yield* Deferred.make<void>()
-      const blocked = yield* Effect.fork(server.call({ _tag: "Block", until: gate }, { timeout: Duration.infinity }))
-      yield* Effect.yieldNow()
+      const started = yield* Deferred.make<void>()
+      const blocked = yield* Effect.fork(server.call({ _tag: "Block", until: gate, started }, { timeout: Duration.infinity }))
+      yield* Deferred.await(started) // the server holds the call: the mailbox is empty
       for (let i = 0; i < 4; i++) yield* server.cast(1)
       const error = yield* Effect.flip(server.cast(1))
       expect(error).toBeInstanceOf(Server.Overloaded)
@@ -85,8 +89,9 @@ describe("Server", () => {
       const log = yield* Ref.make<ReadonlyArray<string>>([])
       const server = yield* counter(log)
       const gate = yield* Deferred.make<void>()
-      const blocked = yield* Effect.fork(server.call({ _tag: "Block", until: gate }, { timeout: Duration.infinity }))
-      yield* Effect.yieldNow()
+      const started = yield* Deferred.make<void>()
+      const blocked = yield* Effect.fork(server.call({ _tag: "Block", until: gate, started }, { timeout: Duration.infinity }))
+      yield* Deferred.await(started)
       const queued = yield* Effect.forkAll(
         [1, 2, 3].map((n) => server.call({ _tag: "Add", n }, { timeout: Duration.infinity }))
       )
