@@ -137,21 +137,21 @@ export const make = (options: KVOptions = {}) =>
     const callOptions = options.callTimeout === undefined ? {} : { timeout: options.callTimeout }
 
     const lookup = (store: string) => Effect.flatMap(checkName(limits, store), registry.lookup)
+    // Name and key are checked at once, before the store is started, with no runtime operation
+    // spent on them: reads and writes go through here.
     const lookupWithKey = (store: string, key: string) =>
-      Effect.zipLeft(lookup(store), checkKey(limits, key))
-    // Reads check their input at once and take the store's `Ref` in one step: as few runtime
-    // operations as the read path can have.
-    const read = <A>(store: string, key: string, f: (entry: Option.Option<Entry>) => A) =>
-      Effect.suspend((): Effect.Effect<A, ReadError> => {
+      Effect.suspend((): Effect.Effect<Store.Store, ReadError> => {
         const name = checkName(limits, store)
         if (Either.isLeft(name)) return Effect.fail(name.left)
         const checkedKey = checkKey(limits, key)
         if (Either.isLeft(checkedKey)) return Effect.fail(checkedKey.left)
-        return Effect.flatMap(
-          registry.lookup(store),
-          (running) => Effect.map(Ref.get(running.entries), (entries) => f(HashMap.get(entries, key)))
-        )
+        return registry.lookup(store)
       })
+    const read = <A>(store: string, key: string, f: (entry: Option.Option<Entry>) => A) =>
+      Effect.flatMap(
+        lookupWithKey(store, key),
+        (running) => Effect.map(Ref.get(running.entries), (entries) => f(HashMap.get(entries, key)))
+      )
     const getEntry = (store: string, key: string) => read(store, key, identity)
 
     const service: KVService = {

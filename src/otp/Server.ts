@@ -142,7 +142,6 @@ type Envelope<Request, Reply, E, Message> =
   | { readonly _tag: "Call"; readonly request: Request; readonly reply: ReplySlot<Reply, E | ServerStopped | CallTimeout> }
   | { readonly _tag: "Cast"; readonly message: Message }
 
-
 /**
  * Starts a server in the current scope: `init` runs first (its failure fails `start`), then the
  * server's fiber. Closing the scope stops the server as {@link stop} does.
