@@ -3,41 +3,54 @@
  *
  * @since 0.1.0
  */
-import * as Schema from "effect/Schema"
+import * as internal from "./internal/errors.js"
 
-/** A read, write, sync or rename on the data folder failed (disk full, I/O error, permissions). */
-export class StorageError extends Schema.TaggedError<StorageError>()("StorageError", {
-  operation: Schema.String,
-  path: Schema.String,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `${this.operation} failed on ${this.path}: ${this.reason}; nothing unsynced was acknowledged, ` +
-      `the store reopens from its log on next use`
-  }
-}
+/**
+ * A read, write, sync or rename on the data folder failed (disk full, I/O error, permissions).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const StorageError: typeof internal.StorageError = internal.StorageError
 
-/** A log or snapshot holds a bad record followed by good ones: it was damaged, not torn. */
-export class CorruptLog extends Schema.TaggedError<CorruptLog>()("CorruptLog", {
-  file: Schema.String,
-  offset: Schema.Number,
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `${this.file} is corrupt at byte ${this.offset} (${this.reason}); ` +
-      `restore it from a backup or run "effect-kv verify" to see the damage`
-  }
-}
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type StorageError = internal.StorageError
 
-/** Another process holds the data folder. */
-export class DataDirLocked extends Schema.TaggedError<DataDirLocked>()("DataDirLocked", {
-  dataDir: Schema.String,
-  pid: Schema.Number
-}) {
-  override get message(): string {
-    return `${this.dataDir} is in use by process ${this.pid}; stop it or use another --data-dir`
-  }
-}
+/**
+ * A log or snapshot holds a bad record followed by good ones: it was damaged, not torn.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const CorruptLog: typeof internal.CorruptLog = internal.CorruptLog
 
-/** Any storage failure. */
-export type StorageFailure = StorageError | CorruptLog | DataDirLocked
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type CorruptLog = internal.CorruptLog
+
+/**
+ * Another process holds the data folder.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const DataDirLocked: typeof internal.DataDirLocked = internal.DataDirLocked
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type DataDirLocked = internal.DataDirLocked
+
+/**
+ * Any storage failure.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export type StorageFailure = internal.StorageFailure

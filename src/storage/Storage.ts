@@ -19,12 +19,13 @@ import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
-import { type Change, emptySnapshot, type Snapshot } from "./Change.js"
+import type { Change, Snapshot } from "./Change.js"
+import { emptySnapshot } from "./internal/change.js"
 import type { StorageFailure } from "./Errors.js"
-import * as FileStorage from "./FileStorage.js"
+import * as FileStorage from "./internal/fileStorage.js"
 
-export type { FileOptions } from "./FileStorage.js"
-export type { SyncPolicy } from "./WriterPool.js"
+export type { FileOptions } from "./internal/fileStorage.js"
+export type { SyncPolicy } from "./internal/writerPool.js"
 
 /** One store's open log. Closing the scope it was opened in closes it. */
 export interface StoreLog {

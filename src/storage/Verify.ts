@@ -16,11 +16,11 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
-import { emptySnapshot } from "./Change.js"
-import * as DataDir from "./DataDir.js"
+import { emptySnapshot } from "./internal/change.js"
+import * as DataDir from "./internal/dataDir.js"
 import type { DataDirLocked, StorageError } from "./Errors.js"
-import { readIfExists } from "./FileStorage.js"
-import { readSnapshot, replayLog } from "./Recovery.js"
+import { readIfExists } from "./internal/fileStorage.js"
+import { readSnapshot, replayLog } from "./internal/recovery.js"
 
 /** What was found in one file. */
 export type FileStatus =

@@ -7,7 +7,7 @@ import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { KV } from "../../src/kv/KV.js"
-import { decodeName, encodeName } from "../../src/storage/DataDir.js"
+import { decodeName, encodeName } from "../../src/storage/internal/dataDir.js"
 import { removeChildScript, startChild } from "./fixtures/Child.js"
 import { tempDir } from "./fixtures/TempDir.js"
 

@@ -6,13 +6,13 @@
  * to was never acknowledged (under `sync: "always"`), and it is cut off. A bad record followed by
  * a good one is corruption: it fails with `CorruptLog` naming the file and byte offset.
  *
- * @since 0.1.0
+ * @internal
  */
 import * as Either from "effect/Either"
 import * as HashMap from "effect/HashMap"
-import type { Entry, Snapshot } from "./Change.js"
-import { CorruptLog } from "./Errors.js"
-import { decodeAt, headerBytes } from "./Record.js"
+import type { Entry, Snapshot } from "../Change.js"
+import { CorruptLog } from "./errors.js"
+import { decodeAt, headerBytes } from "./record.js"
 
 /** A torn tail: where the last whole record ends and why what follows is not one. */
 export interface TornTail {

@@ -12,14 +12,14 @@
  *   trash/                dropped stores, renamed here at once and deleted after
  * ```
  *
- * @since 0.1.0
+ * @internal
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Path from "node:path"
-import { DataDirLocked, StorageError } from "./Errors.js"
+import { DataDirLocked, StorageError } from "./errors.js"
 
 /** The paths of a data folder. */
 export interface Layout {

@@ -17,11 +17,11 @@
  * A log holds one record per change. A snapshot is a header (the store's sequence number and
  * entry count) followed by one put per entry, each with the entry's version as its sequence.
  *
- * @since 0.1.0
+ * @internal
  */
 import * as HashMap from "effect/HashMap"
 import { crc32 } from "node:zlib"
-import type { Change, Snapshot } from "./Change.js"
+import type { Change, Snapshot } from "../Change.js"
 
 /** Bytes before the payload: length and checksum. */
 export const headerBytes = 8

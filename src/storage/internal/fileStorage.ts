@@ -2,7 +2,7 @@
  * `Storage` on disk: the data folder of `DataDir`, one log per store written by the writer pool,
  * recovery on open, compaction past a threshold. Built by `Storage.layerFile`.
  *
- * @since 0.1.0
+ * @internal
  */
 import * as FileSystem from "@effect/platform/FileSystem"
 import type * as Context from "effect/Context"
@@ -12,14 +12,15 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Path from "node:path"
-import { emptySnapshot, type Snapshot } from "./Change.js"
-import * as DataDir from "./DataDir.js"
-import { StorageError, type StorageFailure } from "./Errors.js"
-import * as LogFile from "./LogFile.js"
-import { encodeChanges, encodeSnapshot } from "./Record.js"
-import { readSnapshot, replayLog } from "./Recovery.js"
-import type { Storage, StoreLog } from "./Storage.js"
-import * as WriterPool from "./WriterPool.js"
+import type { Snapshot } from "../Change.js"
+import { emptySnapshot } from "./change.js"
+import * as DataDir from "./dataDir.js"
+import { StorageError, type StorageFailure } from "./errors.js"
+import * as LogFile from "./logFile.js"
+import { encodeChanges, encodeSnapshot } from "./record.js"
+import { readSnapshot, replayLog } from "./recovery.js"
+import type { Storage, StoreLog } from "../Storage.js"
+import * as WriterPool from "./writerPool.js"
 
 /** Options of `Storage.layerFile`. */
 export interface FileOptions {

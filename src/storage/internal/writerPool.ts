@@ -8,7 +8,7 @@
  * nothing more until the store reopens it. With `"interval"` a timer asks every writer to fsync
  * its written files; with `"none"` files are fsynced only at compaction and close.
  *
- * @since 0.1.0
+ * @internal
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Cause from "effect/Cause"
@@ -19,9 +19,9 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
-import type { Snapshot } from "./Change.js"
-import { StorageError, type StorageFailure } from "./Errors.js"
-import * as LogFile from "./LogFile.js"
+import type { Snapshot } from "../Change.js"
+import { StorageError, type StorageFailure } from "./errors.js"
+import * as LogFile from "./logFile.js"
 
 /** When an acknowledged write is on disk. */
 export type SyncPolicy = "always" | "interval" | "none"

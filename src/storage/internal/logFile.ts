@@ -2,17 +2,17 @@
  * One store's files as its writer sees them: the open log, what it covers, and the operations
  * on it (write, sync, compact, close). Only the store's writer calls these, so none locks.
  *
- * @since 0.1.0
+ * @internal
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
 import * as Scope from "effect/Scope"
-import type { Snapshot } from "./Change.js"
-import { orStorageError, type StoreFiles, syncDirectory } from "./DataDir.js"
-import { StorageError, type StorageFailure } from "./Errors.js"
-import { encodeSnapshot } from "./Record.js"
+import type { Snapshot } from "../Change.js"
+import { orStorageError, type StoreFiles, syncDirectory } from "./dataDir.js"
+import { StorageError, type StorageFailure } from "./errors.js"
+import { encodeSnapshot } from "./record.js"
 
 /** A store's log, open or still to be created. Mutable: its writer owns it. */
 export interface LogFile {
