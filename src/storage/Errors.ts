@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import type { PlatformError } from "@effect/platform/Error"
 import * as internal from "./internal/errors.js"
 
 /**
@@ -54,3 +55,12 @@ export type DataDirLocked = internal.DataDirLocked
  * @category errors
  */
 export type StorageFailure = internal.StorageFailure
+
+/**
+ * Whether a `FileSystem` error says the file or folder does not exist: the one test for "not
+ * found" that storage and the tools share (`Effect.catchIf(isNotFound, ...)`).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const isNotFound: (error: PlatformError) => boolean = internal.isNotFound

@@ -19,7 +19,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Path from "node:path"
-import { DataDirLocked, StorageError } from "./errors.js"
+import { DataDirLocked, isNotFound, StorageError } from "./errors.js"
 
 /** The paths of a data folder. */
 export interface Layout {
@@ -108,7 +108,6 @@ export const orStorageError = (operation: string, path: string) =>
   Effect.mapError(effect, (error) => new StorageError({ operation, path, reason: error.message }))
 
 const isAlreadyExists = (error: PlatformError) => error._tag === "SystemError" && error.reason === "AlreadyExists"
-const isNotFound = (error: PlatformError) => error._tag === "SystemError" && error.reason === "NotFound"
 
 /** fsyncs a folder, so that the names created or renamed in it survive a power cut. */
 export const syncDirectory = (fs: FileSystem.FileSystem, dir: string): Effect.Effect<void, StorageError> =>

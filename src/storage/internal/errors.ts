@@ -3,6 +3,7 @@
  *
  * @internal
  */
+import type { PlatformError } from "@effect/platform/Error"
 import * as Schema from "effect/Schema"
 
 /** A read, write, sync or rename on the data folder failed (disk full, I/O error, permissions). */
@@ -41,3 +42,6 @@ export class DataDirLocked extends Schema.TaggedError<DataDirLocked>()("DataDirL
 
 /** Any storage failure. */
 export type StorageFailure = StorageError | CorruptLog | DataDirLocked
+
+/** Whether a file-system error says the file or folder does not exist. */
+export const isNotFound = (error: PlatformError): boolean => error._tag === "SystemError" && error.reason === "NotFound"

@@ -15,7 +15,7 @@ import * as Path from "node:path"
 import type { Snapshot } from "../Change.js"
 import { emptySnapshot } from "./change.js"
 import * as DataDir from "./dataDir.js"
-import { StorageError, type StorageFailure } from "./errors.js"
+import { isNotFound, StorageError, type StorageFailure } from "./errors.js"
 import * as LogFile from "./logFile.js"
 import { encodeChanges, encodeSnapshot } from "./record.js"
 import { readSnapshot, replayLog } from "./recovery.js"
@@ -47,7 +47,7 @@ export interface FileOptions {
 export const readIfExists = (fs: FileSystem.FileSystem, path: string) =>
   fs.readFile(path).pipe(
     Effect.map((bytes) => Option.some(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))),
-    Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeedNone),
+    Effect.catchIf(isNotFound, () => Effect.succeedNone),
     DataDir.orStorageError("read", path)
   )
 
@@ -121,7 +121,7 @@ export const make = (
         const size = (path: string) =>
           fs.stat(path).pipe(
             Effect.map((info) => Number(info.size)),
-            Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeed(0)),
+            Effect.catchIf(isNotFound, () => Effect.succeed(0)),
             DataDir.orStorageError("stat", path)
           )
         return (yield* size(files.log)) > 0 || (yield* size(files.snapshot)) > emptySnapshotBytes
