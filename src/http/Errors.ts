@@ -115,6 +115,7 @@ const fromKVError = (error: KVError): HttpError => {
     case "ServerStopped":
     case "CallTimeout":
     case "StorageError":
+    case "DiskFull":
     case "CorruptLog":
     case "DataDirLocked":
     case "StoreFailed":

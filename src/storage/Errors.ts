@@ -21,6 +21,21 @@ export const StorageError: typeof internal.StorageError = internal.StorageError
 export type StorageError = internal.StorageError
 
 /**
+ * A write or fsync failed because the disk (or the user's quota) is full: ENOSPC or EDQUOT. The
+ * write was not acknowledged and nothing of it stays in the log; it can succeed once space is freed.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const DiskFull: typeof internal.DiskFull = internal.DiskFull
+
+/**
+ * @since 0.2.0
+ * @category errors
+ */
+export type DiskFull = internal.DiskFull
+
+/**
  * A log or snapshot holds a bad record followed by good ones: it was damaged, not torn.
  *
  * @since 0.1.0

@@ -47,6 +47,8 @@ export interface WriterPool {
     records: number,
     after: Snapshot
   ) => Effect.Effect<void, StorageFailure>
+  /** Cuts back, fsyncs and probes a failed log after whatever was queued before; then it takes appends again. */
+  readonly recover: (log: LogFile.LogFile) => Effect.Effect<void, StorageFailure>
   /** Compacts the log after whatever was queued before. */
   readonly compact: (log: LogFile.LogFile) => Effect.Effect<void, StorageFailure>
   /** Syncs what was written and closes the log, after whatever was queued before. */
@@ -62,6 +64,7 @@ type Request =
     readonly after: Snapshot
   }
   | { readonly _tag: "Compact"; readonly log: LogFile.LogFile }
+  | { readonly _tag: "Recover"; readonly log: LogFile.LogFile }
   | { readonly _tag: "Close"; readonly log: LogFile.LogFile }
 
 /** What a writer tells itself: fsync what it wrote (`"interval"`), or run the compactions due. */
@@ -111,6 +114,7 @@ export const make = (fs: FileSystem.FileSystem, options: PoolOptions): Effect.Ef
     return {
       append: (log, bytes, records, after) =>
         log.failure !== undefined ? Effect.fail(log.failure) : call(log, { _tag: "Append", log, bytes, records, after }),
+      recover: (log) => call(log, { _tag: "Recover", log }),
       compact: (log) => call(log, { _tag: "Compact", log }),
       // With the writer gone the log is closed here: nothing else can touch it any more.
       close: (log) => Effect.catchAll(call(log, { _tag: "Close", log }), () => LogFile.close(log))
@@ -168,11 +172,12 @@ const handleBatch = (
     // Acknowledges the appends written since the last commit: after one fsync per file if "always".
     const commit = Effect.gen(function*() {
       for (const [log, indexes] of pending) {
-        const synced = options.sync === "always" ? yield* Effect.exit(LogFile.sync(log)) : Exit.void
+        // A failure of a later write of the batch has cut these appends off too.
+        const synced = options.sync === "always" ? yield* outcome(log, LogFile.sync(log)) : LogFile.status(log)
         for (const i of indexes) exits[i] = synced
-        if (Exit.isSuccess(synced) && LogFile.needsCompaction(log, options.deadRatio, options.minDeadRecords)) {
-          writer.compactable.add(log)
-        }
+        if (Exit.isFailure(synced)) continue
+        LogFile.acknowledge(log)
+        if (LogFile.needsCompaction(log, options.deadRatio, options.minDeadRecords)) writer.compactable.add(log)
       }
       pending.clear()
     })
@@ -181,7 +186,7 @@ const handleBatch = (
       switch (request._tag) {
         case "Append": {
           const { log } = request
-          const exit = yield* Effect.exit(LogFile.write(fs, log, request.bytes, request.records, request.after))
+          const exit = yield* outcome(log, LogFile.write(fs, log, request.bytes, request.records, request.after))
           if (Exit.isFailure(exit)) {
             exits[i] = exit
             continue
@@ -195,7 +200,11 @@ const handleBatch = (
         case "Compact":
           yield* commit
           writer.compactable.delete(request.log)
-          exits[i] = yield* Effect.exit(LogFile.compact(fs, request.log))
+          exits[i] = yield* outcome(request.log, LogFile.compact(fs, request.log))
+          continue
+        case "Recover":
+          yield* commit
+          exits[i] = yield* outcome(request.log, LogFile.recover(fs, request.log))
           continue
         case "Close":
           yield* commit
@@ -209,7 +218,24 @@ const handleBatch = (
     yield* commit
   })
 
-/** A defect must not leave a caller waiting: it fails every request of the batch still unanswered. */
+/**
+ * The outcome of an operation on `log`. A defect in it (a bug below us) fails the log with a
+ * `StorageError`, cutting off what it wrote, and is answered as that failure: never a defect
+ * to the caller, and no other store's request is touched.
+ */
+const outcome = (log: LogFile.LogFile, effect: Effect.Effect<void, StorageFailure>) =>
+  effect.pipe(
+    Effect.catchAllDefect((defect) => {
+      const error = new StorageError({ operation: "write", path: log.files.log, reason: Cause.pretty(Cause.die(defect)) })
+      return Effect.zipRight(LogFile.fail(log, error), Effect.fail(error))
+    }),
+    Effect.exit
+  )
+
+/**
+ * A defect must not leave a caller waiting: it fails every request of the batch still
+ * unanswered, and fails their logs, cutting off whatever of them was written.
+ */
 const failUnanswered = (
   requests: ReadonlyArray<Request>,
   exits: Array<Exit.Exit<void, StorageFailure> | undefined>,
@@ -219,8 +245,15 @@ const failUnanswered = (
     yield* Effect.logError("storage writer failed", cause)
     for (let i = 0; i < requests.length; i++) {
       if (exits[i] !== undefined) continue
-      const { log } = requests[i]!
-      log.failure ??= new StorageError({ operation: "write", path: log.files.log, reason: Cause.pretty(cause) })
-      exits[i] = requests[i]!._tag === "Close" ? Exit.void : Exit.fail(log.failure)
+      const request = requests[i]!
+      const { log } = request
+      if (request._tag === "Close") {
+        exits[i] = Exit.void
+        continue
+      }
+      if (log.failure === undefined) {
+        yield* LogFile.fail(log, new StorageError({ operation: "write", path: log.files.log, reason: Cause.pretty(cause) }))
+      }
+      exits[i] = Exit.fail(log.failure!)
     }
   })
