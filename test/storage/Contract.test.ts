@@ -7,8 +7,9 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import { applyChange, type Change, emptySnapshot, type Put, type Snapshot } from "../../src/storage/Change.js"
+import { type Change, emptySnapshot, type Snapshot } from "../../src/storage/Change.js"
 import * as Storage from "../../src/storage/Storage.js"
+import { after, put } from "./fixtures/Changes.js"
 import { onTempDir } from "./fixtures/TempDir.js"
 
 const implementations: ReadonlyArray<readonly [string, Layer.Layer<Storage.Storage, unknown>]> = [
@@ -16,21 +17,6 @@ const implementations: ReadonlyArray<readonly [string, Layer.Layer<Storage.Stora
   ["file", onTempDir((dataDir) => Storage.layerFile({ dataDir }).pipe(Layer.provide(NodeFileSystem.layer)))]
 ]
 
-/** The state `changes` lead to from `from`. */
-const after = (from: Snapshot, changes: ReadonlyArray<Change>): Snapshot => {
-  let entries = HashMap.beginMutation(from.entries)
-  for (const change of changes) entries = applyChange(entries, change)
-  return { entries: HashMap.endMutation(entries), sequence: changes.at(-1)?.version ?? from.sequence }
-}
-
-const put = (key: string, value: unknown, version: number, expiresAt?: number): Put => ({
-  _tag: "Put",
-  key,
-  value,
-  json: JSON.stringify(value),
-  version,
-  expiresAt
-})
 
 /** Opens `store`, appends `changes` in batches, and closes it; returns the final state. */
 const write = (store: string, batches: ReadonlyArray<ReadonlyArray<Change>>) =>
@@ -61,7 +47,7 @@ const everyKind: ReadonlyArray<ReadonlyArray<Change>> = [
     _tag: "Atomic",
     version: 8,
     changes: [
-      { ...put("d", { d: "é" }, 8, 3_000) },
+      put("d", { d: "é" }, 8, 3_000),
       { _tag: "Delete", key: "a", version: 8 },
       put("e", null, 8),
       put("d", { d: "last" }, 8, 4_000)

@@ -17,16 +17,8 @@ import { type Decoded, decodeAt, encodeChanges, maxPayloadBytes } from "../../sr
 import { replayLog } from "../../src/storage/internal/recovery.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { verify } from "../../src/storage/Verify.js"
+import { put } from "./fixtures/Changes.js"
 import { tempDir } from "./fixtures/TempDir.js"
-
-const put = (key: string, value: unknown, version: number, expiresAt?: number): Put => ({
-  _tag: "Put",
-  key,
-  value,
-  json: JSON.stringify(value),
-  version,
-  expiresAt
-})
 
 /** Every record of `bytes`, in order. */
 const decodeAll = (bytes: Buffer): Array<Decoded> => {

@@ -13,11 +13,12 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { KV } from "../../src/kv/KV.js"
 import * as HashMap from "effect/HashMap"
-import { applyChange, type Change, type Put } from "../../src/storage/Change.js"
+import type { Change } from "../../src/storage/Change.js"
 import { layout, storeFiles } from "../../src/storage/internal/dataDir.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { verify } from "../../src/storage/Verify.js"
 import { powerCut } from "./fixtures/FaultyFileSystem.js"
+import { after, put } from "./fixtures/Changes.js"
 import { tempDir } from "./fixtures/TempDir.js"
 
 const files = (dataDir: string, store: string) => storeFiles(layout(dataDir), store)
@@ -173,9 +174,7 @@ const appendAll = (dataDir: string, store: string, batches: ReadonlyArray<Readon
     const log = yield* (yield* storageOn(dataDir)).open(store)
     let state = log.recovered
     for (const batch of batches) {
-      let entries = HashMap.beginMutation(state.entries)
-      for (const change of batch) entries = applyChange(entries, change)
-      state = { entries: HashMap.endMutation(entries), sequence: batch.at(-1)!.version }
+      state = after(state, batch)
       yield* log.append(batch, state)
     }
   }))
@@ -186,15 +185,6 @@ const reopenStore = (dataDir: string, store: string) =>
     const log = yield* (yield* storageOn(dataDir)).open(store)
     return Object.fromEntries(HashMap.toEntries(log.recovered.entries))
   }))
-
-const put = (key: string, value: unknown, version: number, expiresAt?: number): Put => ({
-  _tag: "Put",
-  key,
-  value,
-  json: JSON.stringify(value),
-  version,
-  expiresAt
-})
 
 describe("recovery of expiries and atomic writes", () => {
   const batches: ReadonlyArray<ReadonlyArray<Change>> = [
