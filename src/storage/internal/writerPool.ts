@@ -106,11 +106,13 @@ export const make = (fs: FileSystem.FileSystem, options: PoolOptions): Effect.Ef
     const writerOf = (log: LogFile.LogFile) => writers[hash(log.store) % writers.length]!
     // The writer stops only as the pool's scope closes: a call then fails as the log's write would.
     const call = (log: LogFile.LogFile, request: Request): Effect.Effect<void, StorageFailure> =>
-      Effect.catchTags(writerOf(log).call(request, noTimeout), {
-        ServerStopped: (error) => Effect.fail(unavailable(log, error)),
-        CallTimeout: (error) => Effect.fail(unavailable(log, error)),
-        Overloaded: (error) => Effect.fail(unavailable(log, error))
-      })
+      Effect.mapError(
+        writerOf(log).call(request, noTimeout),
+        (error) =>
+          error._tag === "ServerStopped" || error._tag === "CallTimeout" || error._tag === "Overloaded"
+            ? new StorageError({ operation: request._tag.toLowerCase(), path: log.files.log, reason: error.message })
+            : error
+      )
     return {
       append: (log, bytes, records, after) =>
         log.failure !== undefined ? Effect.fail(log.failure) : call(log, { _tag: "Append", log, bytes, records, after }),
@@ -121,20 +123,16 @@ export const make = (fs: FileSystem.FileSystem, options: PoolOptions): Effect.Ef
     }
   })
 
-const unavailable = (log: LogFile.LogFile, error: { readonly message: string }) =>
-  new StorageError({ operation: "append", path: log.files.log, reason: error.message })
-
 const startWriter = (fs: FileSystem.FileSystem, options: PoolOptions, name: string) =>
   Effect.gen(function*() {
     let self: WriterServer | undefined
-    const warn = (error: StorageFailure) => Effect.logWarning(error.message)
-    const compactDue = (writer: Writer) =>
-      Effect.gen(function*() {
-        const logs = Array.from(writer.compactable)
-        writer.compactable.clear()
-        for (const log of logs) yield* LogFile.compact(fs, log).pipe(Effect.catchAll(warn))
-        return writer
-      })
+    // What a writer does of itself, unasked: a failure is logged, a defect fails the log's next write.
+    const onEach = (logs: Iterable<LogFile.LogFile>, operation: (log: LogFile.LogFile) => Effect.Effect<void, StorageFailure>) =>
+      Effect.forEach(
+        Array.from(logs),
+        (log) => Effect.catchAll(defectFails(log, operation(log)), (error) => Effect.logWarning(error.message)),
+        { discard: true }
+      )
     const server: WriterServer = yield* Server.start<Writer, Request, void, StorageFailure, Message>({
       init: Effect.succeed({ written: new Set(), compactable: new Set() }),
       handleCalls: (requests, writer) =>
@@ -147,12 +145,11 @@ const startWriter = (fs: FileSystem.FileSystem, options: PoolOptions, name: stri
           if (writer.compactable.size > 0 && self !== undefined) yield* Effect.ignore(self.cast("CompactDue"))
           return [exits as Array<Exit.Exit<void, StorageFailure>>, writer] as const
         }),
-      handleCast: (message, writer) =>
-        message === "CompactDue" ? compactDue(writer) : Effect.gen(function*() {
-          for (const log of writer.written) yield* LogFile.sync(log).pipe(Effect.catchAll(warn))
-          writer.written.clear()
-          return writer
-        })
+      handleCast: (message, writer) => {
+        const logs = message === "CompactDue" ? writer.compactable : writer.written
+        const operation = message === "CompactDue" ? (log: LogFile.LogFile) => LogFile.compact(fs, log) : LogFile.sync
+        return Effect.as(onEach(logs, operation), writer).pipe(Effect.ensuring(Effect.sync(() => logs.clear())))
+      }
     }, { name, capacity: unbounded, maxBatch: unbounded }).pipe(Effect.orDie) // init cannot fail
     self = server
     return server
@@ -219,18 +216,18 @@ const handleBatch = (
   })
 
 /**
- * The outcome of an operation on `log`. A defect in it (a bug below us) fails the log with a
- * `StorageError`, cutting off what it wrote, and is answered as that failure: never a defect
- * to the caller, and no other store's request is touched.
+ * An operation on `log` whose defect (a bug below us) fails the log with a `StorageError`,
+ * cutting off what it wrote: answered as that failure, never a defect to the caller, and no
+ * other store's request is touched.
  */
-const outcome = (log: LogFile.LogFile, effect: Effect.Effect<void, StorageFailure>) =>
-  effect.pipe(
-    Effect.catchAllDefect((defect) => {
-      const error = new StorageError({ operation: "write", path: log.files.log, reason: Cause.pretty(Cause.die(defect)) })
-      return Effect.zipRight(LogFile.fail(log, error), Effect.fail(error))
-    }),
-    Effect.exit
-  )
+const defectFails = (log: LogFile.LogFile, effect: Effect.Effect<void, StorageFailure>) =>
+  Effect.catchAllDefect(effect, (defect) => {
+    const error = new StorageError({ operation: "write", path: log.files.log, reason: Cause.pretty(Cause.die(defect)) })
+    return Effect.zipRight(LogFile.fail(log, error), Effect.fail(error))
+  })
+
+/** The outcome of an operation on `log` as an `Exit`; see {@link defectFails}. */
+const outcome = (log: LogFile.LogFile, effect: Effect.Effect<void, StorageFailure>) => Effect.exit(defectFails(log, effect))
 
 /**
  * A defect must not leave a caller waiting: it fails every request of the batch still
