@@ -190,6 +190,7 @@ export const make = (
           // One rename takes the whole store away at once; deleting its files comes after.
           const trashed = Path.join(paths.trash, `${Path.basename(files.dir)}.${Date.now()}.${dropped++}`)
           yield* fs.rename(files.dir, trashed).pipe(orStorageError("rename", files.dir))
+          pendingCuts.delete(store) // its log is gone with it
           yield* DataDir.syncDirectory(fs, paths.stores)
           yield* fs.remove(trashed, { recursive: true }).pipe(orStorageError("remove", trashed))
         })
