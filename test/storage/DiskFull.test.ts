@@ -169,6 +169,29 @@ describe("disk errors", () => {
       expect(Array.from((yield* reopened(dataDir)).keys()).sort()).toEqual(["a", "b"])
     }))
 
+  it.scoped("a cut still owed by a dropped store is forgotten: a new store of that name keeps its writes", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* tempDir
+      const disk = diskFull()
+      const keys = Array.from({ length: 20 }, (_, i) => `new${i}`)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const storage = yield* onDisk(dataDir, disk)
+        yield* Effect.scoped(Effect.gen(function*() {
+          const { append } = writer(yield* storage.open("s"))
+          yield* append(["a"])
+          disk.setSpace(200)
+          disk.failTruncates(2) // at the failure and at close: the cut is still owed
+          yield* Effect.flip(append(["f0", "f1", "f2"]))
+          disk.setSpace(Number.POSITIVE_INFINITY)
+        }))
+        yield* storage.drop("s")
+        yield* Effect.scoped(Effect.flatMap(storage.open("s"), (log) => writer(log).append(keys)))
+        const log = yield* storage.open("s")
+        expect(HashMap.size(log.recovered.entries)).toBe(keys.length)
+      }))
+      expect(Array.from((yield* reopened(dataDir)).keys()).sort()).toEqual([...keys].sort())
+    }))
+
   it.scoped("a failed append is never half applied across stores of one writer: the others go on", () =>
     Effect.gen(function*() {
       const dataDir = yield* tempDir
