@@ -25,12 +25,19 @@ export class InvalidKey extends Schema.TaggedError<InvalidKey>()("InvalidKey", {
   }
 }
 
-/** A value that JSON cannot represent (a function, `undefined`, a cycle, a BigInt). */
+/**
+ * A value that is not exactly JSON, so that it would not read back the same after a reopen (a
+ * function, `undefined`, a cycle, a bigint, a non-finite number, `-0`, a `Map`, a `Date`, ...).
+ * `path` says where in the value, as in `$.a[3].b` (`$` is the value itself).
+ */
 export class InvalidValue extends Schema.TaggedError<InvalidValue>()("InvalidValue", {
-  reason: Schema.String
+  reason: Schema.String,
+  path: Schema.String
 }) {
   override get message(): string {
-    return `the value is not a JSON value: ${this.reason}`
+    return this.path === "$"
+      ? `the value is not JSON: ${this.reason}`
+      : `the value is not JSON at ${this.path}: ${this.reason}`
   }
 }
 
