@@ -63,17 +63,23 @@ export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQue
 /**
  * A conditional write found another version than it expected. `null` stands for "absent":
  * `expected: null` is a create-only put that found the key, `actual: null` a key that is gone.
+ * A put with `unlessVersion` that found the key at that version says so in `unlessVersion`
+ * (`expected` is then `null` too, as no version would do but another).
  */
 export class VersionMismatch extends Schema.TaggedError<VersionMismatch>()("VersionMismatch", {
   store: Schema.String,
   key: Schema.String,
   expected: Schema.NullOr(Schema.Number),
-  actual: Schema.NullOr(Schema.Number)
+  actual: Schema.NullOr(Schema.Number),
+  unlessVersion: Schema.optionalWith(Schema.Number, { exact: true })
 }) {
   override get message(): string {
     const show = (version: number | null) => version === null ? "absent" : `version ${version}`
-    return `key ${JSON.stringify(this.key)} in store "${this.store}" is ${show(this.actual)}, ` +
-      `not ${show(this.expected)}; read it again and retry`
+    const where = `key ${JSON.stringify(this.key)} in store "${this.store}"`
+    if (this.unlessVersion !== undefined) {
+      return `${where} is still at version ${this.unlessVersion}, which the write was not to overwrite; read it again and retry`
+    }
+    return `${where} is ${show(this.actual)}, not ${show(this.expected)}; read it again and retry`
   }
 }
 
