@@ -93,14 +93,15 @@ export const checkKey = (limits: Limits, key: string): Either.Either<string, Inv
  */
 export const encodeValue = (limits: Limits, value: unknown): Either.Either<string, InvalidValue | ValueTooLarge> => {
   let json: string | undefined
+  let problem: Problem | undefined
   try {
     json = JSON.stringify(value)
+    // Stringify descended wherever `inexact` does, so a cycle has already been ruled out.
+    problem = inexact(value, undefined)
   } catch (error) {
     // Cycles, bigints, nesting too deep for the stack, a getter or toJSON that throws: slow is fine here.
     return Either.left(invalid(diagnose(value, error)))
   }
-  // Stringify descended only where `inexact` does, so a cycle has already been ruled out.
-  const problem = inexact(value, undefined)
   if (problem !== undefined) return Either.left(invalid(problem))
   if (json === undefined) return Either.left(invalid({ reason: `${typeof value} has no JSON form`, path: [] }))
   // Same shortcut as for keys: a JSON string of n units is at most 3n bytes.
