@@ -83,7 +83,7 @@ export const make = (connection: Connection): Effect.Effect<Context.Tag.Service<
     const api = yield* HttpDoor.make({ baseUrl, token: Option.getOrUndefined(Option.map(connection.token, Redacted.value)) })
     const fail = Effect.mapError(translate(baseUrl))
     return {
-      get: (store, key) => fail(api.keys.get({ path: { store, key } })),
+      get: (store, key) => fail(api.keys.get({ path: { store, key }, headers: {} })),
       put: (store, key, value) =>
         fail(api.keys.put({ path: { store, key }, headers: {}, payload: value })).pipe(Effect.map((body) => body.version)),
       delete: (store, key) => fail(api.keys.delete({ path: { store, key }, headers: {} })),
