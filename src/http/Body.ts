@@ -20,12 +20,12 @@ import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
 export const defaultMaxBodyBytes = 1024 * 1024
 
 /**
- * The default budget of bytes of large bodies being read and parsed at once: 8 MiB.
+ * The default budget of bytes of large bodies being read and parsed at once: 4 MiB.
  *
  * @since 0.2.0
  * @category constructors
  */
-export const defaultMaxBodyBytesInFlight = 8 * 1024 * 1024
+export const defaultMaxBodyBytesInFlight = 4 * 1024 * 1024
 
 // Bodies this small skip the budget: a count of connections bounds them, and they are the hot path.
 const smallBody = 64 * 1024

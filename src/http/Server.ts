@@ -51,7 +51,7 @@ export interface ServerOptions {
   /** The largest request body, in bytes (default 1 MiB); larger ones get 413. */
   readonly maxBodyBytes?: number
   /**
-   * The bytes of bodies over 64 KiB that may be read and parsed at once (default 8 MiB); more
+   * The bytes of bodies over 64 KiB that may be read and parsed at once (default 4 MiB); more
    * wait their turn, so that many large writes together keep the server's memory bounded.
    */
   readonly maxBodyBytesInFlight?: number
