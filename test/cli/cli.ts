@@ -1,7 +1,7 @@
 /**
  * Running the built CLI as a child process, in temporary folders, against a real server.
  */
-import { type ChildProcess, spawn } from "node:child_process"
+import { type ChildProcess, spawn, spawnSync } from "node:child_process"
 import * as Fs from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
@@ -80,9 +80,28 @@ export interface Server {
  * still runs.
  */
 export const serveWith = (args: ReadonlyArray<string>, options: RunOptions = {}): Effect.Effect<Server, Error, Scope.Scope> =>
+  listening(() => spawnCli(["serve", ...args], options))
+
+const packageRoot = fileURLToPath(new URL("../..", import.meta.url))
+
+/**
+ * Runs `npm start` in the package's folder, as the README says, and waits for the server's
+ * "listening" line; `env` points it at a temporary folder and port. The scope kills npm if it
+ * still runs.
+ */
+export const npmStart = (env: Record<string, string>): Effect.Effect<Server, Error, Scope.Scope> =>
+  listening(() =>
+    spawn("npm", ["start"], {
+      env: childEnv(env),
+      cwd: packageRoot,
+      stdio: ["pipe", "pipe", "pipe"]
+    })
+  )
+
+const listening = (start: () => ChildProcess): Effect.Effect<Server, Error, Scope.Scope> =>
   Effect.gen(function*() {
     const child = yield* Effect.acquireRelease(
-      Effect.sync(() => spawnCli(["serve", ...args], options)),
+      Effect.sync(start),
       (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
     )
     const listening = yield* Deferred.make<string, Error>()
@@ -114,4 +133,36 @@ export const request = (url: string, init: RequestInit = {}) =>
   Effect.promise(async () => {
     const response = await fetch(url, init)
     return { status: response.status, body: await response.text() }
+  })
+
+/** Whether `script` (util-linux) is here to give a command a terminal. */
+export const hasTerminal = spawnSync("script", ["--version"]).status === 0
+
+/** What a run on a terminal showed there, colour and cursor codes removed, and its exit code. */
+export interface TerminalResult {
+  readonly code: number | null
+  readonly screen: string
+}
+
+const shellQuote = (word: string) => `'${word.replaceAll("'", "'\\''")}'`
+
+/**
+ * Runs `effect-kv ...args` with stderr (and stdout, unless redirected to a file) on a terminal,
+ * as a person at one would; stdin from a file, or none.
+ */
+export const runOnTerminal = (
+  args: ReadonlyArray<string>,
+  redirect: { readonly stdin?: string; readonly stdout?: string } = {}
+): Effect.Effect<TerminalResult> =>
+  Effect.suspend(() => {
+    const line = [process.execPath, binary, ...args].map(shellQuote).join(" ") +
+      ` < ${shellQuote(redirect.stdin ?? "/dev/null")}` + (redirect.stdout === undefined ? "" : ` > ${shellQuote(redirect.stdout)}`)
+    const child = spawn("script", ["--quiet", "--return", "--command", line, "/dev/null"], {
+      env: childEnv(),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
+    return Effect.map(collect(child), (result) => ({
+      code: result.code,
+      screen: result.stdout.replace(/\u001b\[[0-9;?]*[A-Za-z]/g, "").replace(/\r/g, "\n")
+    }))
   })
