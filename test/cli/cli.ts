@@ -2,13 +2,29 @@
  * Running the built CLI as a child process, in temporary folders, against a real server.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import * as Fs from "node:fs/promises"
+import * as Fs from "node:fs"
+import * as FsPromises from "node:fs/promises"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { fileURLToPath } from "node:url"
 import { Deferred, Effect, Exit, Scope } from "effect"
 
 const binary = fileURLToPath(new URL("../../dist/bin/effect-kv.js", import.meta.url))
+
+/**
+ * The tests run the built CLI, as users do: `npm test` builds it first (`pretest`). A run of
+ * these files alone on a build older than the sources fails here rather than test stale code.
+ */
+const newestSource = (folder: string): number =>
+  Fs.readdirSync(folder, { recursive: true, encoding: "utf8" })
+    .filter((file) => file.endsWith(".ts"))
+    .reduce((newest, file) => Math.max(newest, Fs.statSync(Path.join(folder, file)).mtimeMs), 0)
+
+const sources = ["src", "bin"].map((folder) => fileURLToPath(new URL(`../../${folder}`, import.meta.url)))
+const built = Fs.existsSync(binary) ? Fs.statSync(binary).mtimeMs : 0
+if (sources.some((folder) => newestSource(folder) > built)) {
+  throw new Error(`${binary} is older than the sources: run "npm run build" (npm test builds first)`)
+}
 
 /** What a finished run printed and how it ended. */
 export interface Result {
@@ -63,8 +79,8 @@ export const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Effe
 
 /** A fresh temporary folder, removed with the scope. */
 export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
-  Effect.promise(() => Fs.mkdtemp(Path.join(Os.tmpdir(), "effect-kv-cli-"))),
-  (dir) => Effect.promise(() => Fs.rm(dir, { recursive: true, force: true }))
+  Effect.promise(() => FsPromises.mkdtemp(Path.join(Os.tmpdir(), "effect-kv-cli-"))),
+  (dir) => Effect.promise(() => FsPromises.rm(dir, { recursive: true, force: true }))
 )
 
 /** A running `effect-kv serve`. */
