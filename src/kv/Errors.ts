@@ -5,7 +5,12 @@
  */
 import * as Schema from "effect/Schema"
 
-/** A store name that is not 1–128 characters of `[A-Za-z0-9._-]`, or is `.` or `..`. */
+/**
+ * A store name that is not 1–128 characters of `[A-Za-z0-9._-]`, or is `.` or `..`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidName extends Schema.TaggedError<InvalidName>()("InvalidName", {
   name: Schema.String,
   reason: Schema.String
@@ -15,7 +20,12 @@ export class InvalidName extends Schema.TaggedError<InvalidName>()("InvalidName"
   }
 }
 
-/** A key that is empty, too long, or not valid UTF-8. */
+/**
+ * A key that is empty, too long, or not valid UTF-8.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidKey extends Schema.TaggedError<InvalidKey>()("InvalidKey", {
   key: Schema.String,
   reason: Schema.String
@@ -25,7 +35,12 @@ export class InvalidKey extends Schema.TaggedError<InvalidKey>()("InvalidKey", {
   }
 }
 
-/** A value that JSON cannot represent (a function, `undefined`, a cycle, a BigInt). */
+/**
+ * A value that JSON cannot represent (a function, `undefined`, a cycle, a BigInt).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidValue extends Schema.TaggedError<InvalidValue>()("InvalidValue", {
   reason: Schema.String
 }) {
@@ -34,7 +49,12 @@ export class InvalidValue extends Schema.TaggedError<InvalidValue>()("InvalidVal
   }
 }
 
-/** A value whose JSON is larger than the configured limit. */
+/**
+ * A value whose JSON is larger than the configured limit.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ValueTooLarge extends Schema.TaggedError<ValueTooLarge>()("ValueTooLarge", {
   bytes: Schema.Number,
   maxBytes: Schema.Number
@@ -44,7 +64,12 @@ export class ValueTooLarge extends Schema.TaggedError<ValueTooLarge>()("ValueToo
   }
 }
 
-/** A bad page request for `keys`: a limit out of range. */
+/**
+ * A bad page request for `keys`: a limit out of range.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQuery", {
   reason: Schema.String
 }) {
@@ -56,6 +81,9 @@ export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQue
 /**
  * A conditional write found another version than it expected. `null` stands for "absent":
  * `expected: null` is a create-only put that found the key, `actual: null` a key that is gone.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class VersionMismatch extends Schema.TaggedError<VersionMismatch>()("VersionMismatch", {
   store: Schema.String,
@@ -73,6 +101,9 @@ export class VersionMismatch extends Schema.TaggedError<VersionMismatch>()("Vers
 /**
  * A store crashed more often than its restart intensity allows and was given up on. Every call to
  * it fails with this until it is restarted with `restartStore`; other stores are not affected.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class StoreFailed extends Schema.TaggedError<StoreFailed>()("StoreFailed", {
   store: Schema.String,

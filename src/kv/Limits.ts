@@ -8,7 +8,12 @@
 import * as Either from "effect/Either"
 import { InvalidKey, InvalidName, InvalidValue, ValueTooLarge } from "./Errors.js"
 
-/** How large names, keys and values may be. */
+/**
+ * How large names, keys and values may be.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Limits {
   /** Longest store name, in characters (default 128). */
   readonly maxNameLength: number
@@ -18,6 +23,12 @@ export interface Limits {
   readonly maxValueBytes: number
 }
 
+/**
+ * The limits unless `KVOptions.limits` says otherwise.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultLimits: Limits = {
   maxNameLength: 128,
   maxKeyBytes: 1024,
@@ -26,7 +37,12 @@ export const defaultLimits: Limits = {
 
 const nameCharacters = /^[A-Za-z0-9._-]+$/
 
-/** A store name: 1 to `maxNameLength` characters of `[A-Za-z0-9._-]`, neither `.` nor `..`. */
+/**
+ * A store name: 1 to `maxNameLength` characters of `[A-Za-z0-9._-]`, neither `.` nor `..`.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
 export const checkName = (limits: Limits, name: string): Either.Either<string, InvalidName> => {
   if (name.length === 0) return Either.left(new InvalidName({ name, reason: "it is empty" }))
   if (name.length > limits.maxNameLength) {
@@ -43,7 +59,12 @@ export const checkName = (limits: Limits, name: string): Either.Either<string, I
   return Either.right(name)
 }
 
-/** A key: 1 to `maxKeyBytes` bytes of UTF-8, so no lone surrogate halves. */
+/**
+ * A key: 1 to `maxKeyBytes` bytes of UTF-8, so no lone surrogate halves.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
 export const checkKey = (limits: Limits, key: string): Either.Either<string, InvalidKey> => {
   if (key.length === 0) return Either.left(new InvalidKey({ key, reason: "it is empty" }))
   // A UTF-16 unit is at most 3 bytes of UTF-8: short keys need no count.
@@ -61,7 +82,12 @@ export const checkKey = (limits: Limits, key: string): Either.Either<string, Inv
   return Either.right(key)
 }
 
-/** Serialises a value to JSON once, checking that it is JSON and within `maxValueBytes`. */
+/**
+ * Serialises a value to JSON once, checking that it is JSON and within `maxValueBytes`.
+ *
+ * @since 0.1.0
+ * @category validation
+ */
 export const encodeValue = (limits: Limits, value: unknown): Either.Either<string, InvalidValue | ValueTooLarge> => {
   let json: string | undefined
   try {
