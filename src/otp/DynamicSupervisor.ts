@@ -31,16 +31,15 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { provideContext } from "./internal/supervision.js"
 import * as internal from "./internal/supervision.js"
-import {
-  type Child,
-  type ChildCounts,
-  type ChildInfo,
+import type {
+  Child,
+  ChildCounts,
+  ChildInfo,
   ChildNotFound,
-  type ChildSpec,
-  type RestartIntensityExceeded,
-  type RestartOptions
+  ChildSpec,
+  RestartIntensityExceeded,
+  RestartOptions
 } from "./Supervisor.js"
 
 /** Options of {@link start}. */
@@ -54,6 +53,12 @@ export interface DynamicSupervisor extends Child {
   readonly name: string
   /** Ends when the supervisor is shut down; fails when it gave up on too many restarts. */
   readonly await: Effect.Effect<void, RestartIntensityExceeded>
+  /**
+   * Whether it still supervises: false from the moment it shuts down or gives up.
+   *
+   * @since 0.2.0
+   */
+  readonly isRunning: () => boolean
   /** Starts a child and supervises it; returns the running child. */
   readonly startChild: <A extends Child, E = never, R = never>(
     spec: ChildSpec<A, E, R>
@@ -84,12 +89,13 @@ export const start = (options: DynamicSupervisorOptions): Effect.Effect<DynamicS
     const supervisor: DynamicSupervisor = {
       name: engine.name,
       await: engine.await,
+      isRunning: engine.isRunning,
       startChild: <A extends Child, E, R>(spec: ChildSpec<A, E, R>) =>
         Effect.flatMap(Effect.context<Exclude<R, Scope.Scope>>(), (context) =>
           engine.serialized(Effect.suspend((): Effect.Effect<A, E | MaxChildrenReached> =>
             engine.entries.length >= maxChildren
               ? Effect.fail(new MaxChildrenReached({ supervisor: engine.name, maxChildren }))
-              : engine.add(spec, provideContext(spec.start, context))
+              : engine.add(spec, internal.provideContext(spec.start, context))
           ))),
       terminateChild: (child) =>
         engine.serialized(Effect.suspend(() => {
@@ -97,7 +103,7 @@ export const start = (options: DynamicSupervisorOptions): Effect.Effect<DynamicS
             candidate.status._tag === "Running" && candidate.status.child === child
           )
           return entry === undefined
-            ? Effect.fail(new ChildNotFound({ supervisor: engine.name, child: "(the given handle)" }))
+            ? Effect.fail(new internal.ChildNotFound({ supervisor: engine.name, child: "(the given handle)" }))
             : engine.terminate(entry)
         })),
       whichChildren: engine.whichChildren,
