@@ -211,7 +211,7 @@ export const make = (
             if (usage.closing) {
               return lookup(name).pipe(
                 Effect.catchTag("StoreFailed", (failure) =>
-                  Effect.fail(new ServerStopped({ server: `store:${name}`, reason: failure.message }))),
+                  Effect.fail(new ServerStopped({ server: `store:${name}`, reason: failure.message, taken: false }))),
                 Effect.flatMap((current) => current.server.call(write, callOptions))
               )
             }
