@@ -222,6 +222,10 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     const serverId = fiber.id()
 
     // The caller waits for its reply; if it is interrupted it gives up, and the server skips the call.
+    // Effect's Deferred costs more than the one-shot slot it replaced (bench/calls.ts, 5 interleaved
+    // rounds against commit 29b7d6a): call round trips 0.83x with 1 caller and 0.46x with 100,
+    // KV.put in memory 0.59x, with sync "always" 0.75x. unsafeMake copies Effect's prototype into
+    // each instance (3-4 us) and await wraps each wait in onInterrupt (2-3 us, vs 0.5 us for async).
     const awaitReply = (call: Call<Request, Reply, E>) =>
       Effect.onInterrupt(Deferred.await(call.reply), () => Effect.sync(() => answer(call, givenUp)))
 
