@@ -164,7 +164,7 @@ export const start = (
     yield* supervisor.await.pipe(Effect.exit, Effect.zipRight(Deferred.succeed(stopping, undefined)), Effect.forkScoped)
     const refuseWhenStopping = Effect.flatMap(Deferred.isDone(stopping), (done) =>
       done
-        ? Effect.fail(new ServerStopped({ server: "stores", reason: "the stores' supervisor is stopping" }))
+        ? Effect.fail(new ServerStopped({ server: "stores", reason: "the stores' supervisor is stopping", taken: false }))
         : Effect.void)
 
     const lookup = (name: string): Effect.Effect<Store.Store, LookupError> =>

@@ -111,7 +111,7 @@ export const make = <E, R>(
     const currentStores = Effect.suspend(() => {
       const stores = storesChild.unsafeLookup("stores")
       return stores === undefined
-        ? Effect.fail(new ServerStopped({ server: "stores", reason: "the tree is restarting it" }))
+        ? Effect.fail(new ServerStopped({ server: "stores", reason: "the tree is restarting it", taken: false }))
         : Effect.succeed(stores)
     })
     return { root, stores: Registry.make(names, currentStores), storage: storageChild.current }

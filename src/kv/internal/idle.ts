@@ -53,7 +53,7 @@ export const countWrites = (
         if (usage.closing) {
           return reopen.pipe(
             Effect.catchTag("StoreFailed", (failure) =>
-              Effect.fail(new ServerStopped({ server: `store:${name}`, reason: failure.message }))),
+              Effect.fail(new ServerStopped({ server: `store:${name}`, reason: failure.message, taken: false }))),
             Effect.flatMap((current) => current.server.call(write, callOptions))
           )
         }
