@@ -5,7 +5,12 @@
  */
 import * as Schema from "effect/Schema"
 
-/** A store name that is not 1–128 characters of `[A-Za-z0-9._-]`, or is `.` or `..`. */
+/**
+ * A store name that is not 1–128 characters of `[A-Za-z0-9._-]`, or is `.` or `..`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidName extends Schema.TaggedError<InvalidName>()("InvalidName", {
   name: Schema.String,
   reason: Schema.String
@@ -15,7 +20,12 @@ export class InvalidName extends Schema.TaggedError<InvalidName>()("InvalidName"
   }
 }
 
-/** A key that is empty, too long, or not valid UTF-8. */
+/**
+ * A key that is empty, too long, or not valid UTF-8.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidKey extends Schema.TaggedError<InvalidKey>()("InvalidKey", {
   key: Schema.String,
   reason: Schema.String
@@ -29,6 +39,9 @@ export class InvalidKey extends Schema.TaggedError<InvalidKey>()("InvalidKey", {
  * A value that is not exactly JSON, so that it would not read back the same after a reopen (a
  * function, `undefined`, a cycle, a bigint, a non-finite number, `-0`, a `Map`, a `Date`, ...).
  * `path` says where in the value, as in `$.a[3].b` (`$` is the value itself).
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class InvalidValue extends Schema.TaggedError<InvalidValue>()("InvalidValue", {
   reason: Schema.String,
@@ -41,7 +54,12 @@ export class InvalidValue extends Schema.TaggedError<InvalidValue>()("InvalidVal
   }
 }
 
-/** A value whose JSON is larger than the configured limit. */
+/**
+ * A value whose JSON is larger than the configured limit.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ValueTooLarge extends Schema.TaggedError<ValueTooLarge>()("ValueTooLarge", {
   bytes: Schema.Number,
   maxBytes: Schema.Number
@@ -51,7 +69,12 @@ export class ValueTooLarge extends Schema.TaggedError<ValueTooLarge>()("ValueToo
   }
 }
 
-/** A bad page request for `keys`: a limit out of range. */
+/**
+ * A bad page request for `keys`: a limit out of range.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQuery", {
   reason: Schema.String
 }) {
@@ -65,6 +88,9 @@ export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQue
  * `expected: null` is a create-only put that found the key, `actual: null` a key that is gone.
  * A put with `unlessVersion` that found the key at that version says so in `unlessVersion`
  * (`expected` is then `null` too, as no version would do but another).
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class VersionMismatch extends Schema.TaggedError<VersionMismatch>()("VersionMismatch", {
   store: Schema.String,
@@ -86,6 +112,9 @@ export class VersionMismatch extends Schema.TaggedError<VersionMismatch>()("Vers
 /**
  * A store crashed more often than its restart intensity allows and was given up on. Every call to
  * it fails with this until it is restarted with `restartStore`; other stores are not affected.
+ *
+ * @since 0.1.0
+ * @category errors
  */
 export class StoreFailed extends Schema.TaggedError<StoreFailed>()("StoreFailed", {
   store: Schema.String,

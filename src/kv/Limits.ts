@@ -24,10 +24,10 @@ export interface Limits {
 }
 
 /**
- * The limits when none are given: names of 128 characters, keys of 1 KiB, values of 1 MiB.
+ * The limits unless `KVOptions.limits` says otherwise.
  *
  * @since 0.1.0
- * @category constructors
+ * @category constants
  */
 export const defaultLimits: Limits = {
   maxNameLength: 128,
@@ -41,7 +41,7 @@ const nameCharacters = /^[A-Za-z0-9._-]+$/
  * A store name: 1 to `maxNameLength` characters of `[A-Za-z0-9._-]`, neither `.` nor `..`.
  *
  * @since 0.1.0
- * @category utils
+ * @category validation
  */
 export const checkName = (limits: Limits, name: string): Either.Either<string, InvalidName> => {
   if (name.length === 0) return Either.left(new InvalidName({ name, reason: "it is empty" }))
@@ -63,7 +63,7 @@ export const checkName = (limits: Limits, name: string): Either.Either<string, I
  * A key: 1 to `maxKeyBytes` bytes of UTF-8, so no lone surrogate halves.
  *
  * @since 0.1.0
- * @category utils
+ * @category validation
  */
 export const checkKey = (limits: Limits, key: string): Either.Either<string, InvalidKey> => {
   if (key.length === 0) return Either.left(new InvalidKey({ key, reason: "it is empty" }))
@@ -89,7 +89,7 @@ export const checkKey = (limits: Limits, key: string): Either.Either<string, Inv
  * any object that is not plain, any `toJSON`) fails with `InvalidValue` naming where it is.
  *
  * @since 0.1.0
- * @category utils
+ * @category validation
  */
 export const encodeValue = (limits: Limits, value: unknown): Either.Either<string, InvalidValue | ValueTooLarge> => {
   let json: string | undefined
@@ -118,7 +118,7 @@ export const encodeValue = (limits: Limits, value: unknown): Either.Either<strin
  * doors run it on the text they parse; the value itself then goes through {@link encodeValue}.
  *
  * @since 0.2.0
- * @category utils
+ * @category validation
  */
 export const checkJsonText = (text: string): Either.Either<string, InvalidValue> => {
   // Without an exponent a number needs hundreds of digits to leave a double's range.
