@@ -1,7 +1,9 @@
 /**
- * `npm run bench`: every benchmark in turn. Each prints its figures beside a baseline measured
- * in the same run, as ratios; nothing here is asserted.
+ * `npm run bench`: every benchmark in turn (`npm run bench kv calls` picks some). Each prints its
+ * figures beside a baseline measured in interleaved rounds of the same run (`./rounds.ts`), as
+ * ratios; nothing here is asserted.
  */
+import { run as calls } from "./calls.js"
 import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
 import { run as storage } from "./storage.js"
@@ -9,12 +11,16 @@ import { run as supervision } from "./supervision.js"
 
 const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["kv", kv],
+  ["calls", calls],
   ["storage", storage],
   ["http", http],
   ["supervision", supervision]
 ]
 
-const only = process.argv.slice(2)
+// Names first; options (`calls --baseline DIR`) after them are read by the benchmarks themselves.
+const args = process.argv.slice(2)
+const firstOption = args.findIndex((arg) => arg.startsWith("--"))
+const only = firstOption < 0 ? args : args.slice(0, firstOption)
 for (const [name, run] of benchmarks) {
   if (only.length > 0 && !only.includes(name)) continue
   await run()

@@ -1,6 +1,9 @@
 /**
- * How benchmarks print: each figure beside its baseline from the same run, as a ratio.
+ * How benchmarks print and time: each figure beside its baseline from the same run, as a ratio
+ * (`./rounds.ts` runs the two in interleaved rounds).
  */
+import * as Effect from "effect/Effect"
+
 
 /** Prints one line: the figure, the baseline and figure ÷ baseline. */
 export const report = (label: string, value: number, unit: string, baseline?: { label: string; value: number }) => {
@@ -16,7 +19,8 @@ export const report = (label: string, value: number, unit: string, baseline?: { 
 /** Prints a section heading. */
 export const heading = (title: string) => console.log(`\n${title}`)
 
-const format = (value: number): string =>
+/** A figure as printed: whole numbers with thousands separators from 100 up, two decimals below. */
+export const format = (value: number): string =>
   value >= 100 ? Math.round(value).toLocaleString("en-US") : value.toFixed(2)
 
 /** Runs `body` repeatedly for about `millis` ms (after a warm-up) and returns operations per second. */
@@ -30,3 +34,28 @@ export const opsPerSecond = async (body: (n: number) => Promise<void> | void, ba
   }
   return operations / ((performance.now() - start) / 1000)
 }
+
+/**
+ * Runs `step` in a loop from `callers` concurrent fibers for about `millis` ms; returns steps per
+ * second. The clock is read once per 100 steps, so that it stays out of the figure.
+ */
+export const effectOpsPerSecond = <E, R>(
+  callers: number,
+  step: (i: number) => Effect.Effect<unknown, E, R>,
+  millis = 1000
+): Effect.Effect<number, E, R> =>
+  Effect.suspend(() => {
+    let count = 0
+    const start = performance.now()
+    const deadline = start + millis
+    const caller = (offset: number) =>
+      Effect.gen(function*() {
+        let i = offset
+        while (performance.now() < deadline) {
+          for (let j = 0; j < 100; j++) yield* step(i++)
+          count += 100
+        }
+      })
+    return Effect.all(Array.from({ length: callers }, (_, c) => caller(c * 97)), { concurrency: "unbounded", discard: true })
+      .pipe(Effect.map(() => count / ((performance.now() - start) / 1000)))
+  })

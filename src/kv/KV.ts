@@ -24,6 +24,7 @@ import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
+import type * as Scope from "effect/Scope"
 import type { CallTimeout, Overloaded, ServerStopped } from "../otp/Server.js"
 import type * as Supervisor from "../otp/Supervisor.js"
 import type { Entry } from "../storage/Change.js"
@@ -39,42 +40,83 @@ import type {
   VersionMismatch
 } from "./Errors.js"
 import { checkKey, checkName, defaultLimits, encodeValue, type Limits } from "./Limits.js"
-import type * as Registry from "./Registry.js"
 import * as Store from "./Store.js"
+import type * as Stores from "./Stores.js"
 import * as Tree from "./Tree.js"
 
-export type { KeyPage, KeysOptions } from "./Store.js"
+export type {
+  /** @since 0.1.0 @category models */
+  KeyPage,
+  /** @since 0.1.0 @category models */
+  KeysOptions
+} from "./Store.js"
 
-/** Conditions on a put. */
+/**
+ * Conditions on a put.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface PutOptions {
   /** Write only if the key's version is this one (compare-and-set); else `VersionMismatch`. */
   readonly expectedVersion?: number
   /** Write only if the key is absent (create-only); else `VersionMismatch`. */
   readonly ifAbsent?: boolean
+  /** Write unless the key is at this version (HTTP's `If-None-Match: "<v>"`); else `VersionMismatch`. */
+  readonly unlessVersion?: number
 }
 
-/** Conditions on a delete. */
+/**
+ * Conditions on a delete.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DeleteOptions {
   /** Delete only if the key's version is this one; else `VersionMismatch`. */
   readonly expectedVersion?: number
 }
 
 /**
- * Why a store could not be reached: a bad name, its log could not be opened, or it crashed past
- * its restart intensity (`StoreFailed`, until `restartStore`).
+ * Why a store could not be reached: a bad name, its log could not be opened, it crashed past its
+ * restart intensity (`StoreFailed`, until `restartStore`), or the supervisor of the stores is being
+ * restarted by the tree (`ServerStopped`: retry).
+ *
+ * @since 0.1.0
+ * @category errors
  */
-export type StoreError = InvalidName | StorageFailure | StoreFailed
+export type StoreError = InvalidName | StorageFailure | StoreFailed | ServerStopped
 
-/** Why a read failed. */
+/**
+ * Why a read failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type ReadError = StoreError | InvalidKey
 
-/** Why the store did not take a write: overload and a stopped store are worth a retry. */
+/**
+ * Why the store did not take a write: overload and a stopped store are worth a retry.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type Unavailable = ServerStopped | CallTimeout | Overloaded
 
-/** Why a write failed. Only a write that succeeded was applied. */
+/**
+ * Why a write failed. Only a write that succeeded was applied.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type WriteError = ReadError | InvalidValue | ValueTooLarge | VersionMismatch | Unavailable
 
-/** The key-value store. Store names and keys are checked on every call; see `Limits`. */
+/**
+ * The key-value store. Store names and keys are checked on every call; see `Limits`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface KVService {
   /** Sets `key` to `value` in `store`; returns the key's new version. */
   readonly put: (store: string, key: string, value: unknown, options?: PutOptions) => Effect.Effect<number, WriteError>
@@ -107,7 +149,12 @@ export interface KVService {
   readonly compact: (store: string) => Effect.Effect<void, StoreError>
 }
 
-/** Options of the `KV` layers. */
+/**
+ * Options of the `KV` layers.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface KVOptions {
   /** Limits on names, keys and values; see `Limits` for the defaults. */
   readonly limits?: Partial<Limits>
@@ -120,20 +167,29 @@ export interface KVOptions {
   /** A store unused this long is closed, and reopened on next use (default 5 minutes). */
   readonly idleTimeout?: Duration.DurationInput
   /** Each store's restart intensity: more than 3 restarts in 5 seconds fail it, by default. */
-  readonly storeRestarts?: Registry.StoreRestarts
+  readonly storeRestarts?: Stores.StoreRestarts
 }
 
-/** Builds the service on the `Storage` in context; the stores live as long as the scope. */
-export const make = (options: KVOptions = {}) =>
+/**
+ * Builds the service on a supervision tree whose `storage` child is built from `storage` (see
+ * `Tree`); the stores live as long as the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const make = <E, R>(
+  storage: Layer.Layer<Storage.Storage, E, R>,
+  options: KVOptions = {}
+): Effect.Effect<KVService, E, R | Scope.Scope> =>
   Effect.gen(function*() {
-    const storage = yield* Storage.Storage
     const limits: Limits = { ...defaultLimits, ...options.limits }
-    const { root, stores: registry } = yield* Tree.make({
+    const tree = yield* Tree.make(storage, {
       ...(options.mailboxCapacity === undefined ? {} : { capacity: options.mailboxCapacity }),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
       ...(options.storeRestarts === undefined ? {} : { storeRestarts: options.storeRestarts })
     })
+    const registry = tree.stores
     const callOptions = options.callTimeout === undefined ? {} : { timeout: options.callTimeout }
 
     const lookup = (store: string) => Effect.flatMap(checkName(limits, store), registry.lookup)
@@ -164,7 +220,8 @@ export const make = (options: KVOptions = {}) =>
               key,
               value,
               json,
-              expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion
+              expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
+              unless: putOptions?.unlessVersion
             }, callOptions))),
       get: (store, key) => read(store, key, Option.map((entry) => entry.value)),
       getEntry,
@@ -184,31 +241,62 @@ export const make = (options: KVOptions = {}) =>
           // A clear compares no versions: `VersionMismatch` cannot happen.
           Effect.catchTag("VersionMismatch", Effect.die)
         ),
-      stores: storage.stores,
+      stores: Effect.flatMap(tree.storage, (storage) => storage.stores),
       dropStore: (store) =>
         Effect.flatMap(checkName(limits, store), (name) =>
-          Effect.zipRight(registry.stop(name), storage.drop(name))),
+          Effect.zipRight(registry.stop(name), Effect.flatMap(tree.storage, (storage) => storage.drop(name)))),
       restartStore: (store) => Effect.flatMap(checkName(limits, store), registry.restart),
-      supervisor: root,
+      supervisor: tree.root,
       compact: (store) => Effect.flatMap(lookup(store), (running) => running.compact)
     }
     return service
   })
 
-/** The key-value store. */
+/**
+ * The key-value store.
+ *
+ * @since 0.1.0
+ * @category tags
+ */
 export class KV extends Context.Tag("effect-kv/KV")<KV, KVService>() {
-  /** `KV` on whatever `Storage` is provided. */
+  /**
+   * `KV` on the Storage that `storage` builds, built inside the supervision tree as its `storage`
+   * child: when a fiber that Storage started fails, the tree builds it again (see `Tree`).
+   *
+   * @since 0.2.0
+   * @category layers
+   */
+  static layerFrom = <E, R>(storage: Layer.Layer<Storage.Storage, E, R>, options: KVOptions = {}): Layer.Layer<KV, E, R> =>
+    Layer.scoped(KV, make(storage, options))
+
+  /**
+   * `KV` on whatever `Storage` is provided. The tree's `storage` child holds it as it is: it was
+   * built, and is released, outside the tree.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
   static layerWith = (options: KVOptions = {}): Layer.Layer<KV, never, Storage.Storage> =>
-    Layer.scoped(KV, make(options))
+    Layer.scoped(KV, Effect.flatMap(Storage.Storage, (storage) => make(Layer.succeed(Storage.Storage, storage), options)))
 
   /**
    * `KV` on disk, in `options.dataDir`, on Node's file system: see `Storage.FileOptions` for the
    * sync policy, writers and compaction. Fails with `DataDirLocked` if another process holds it.
+   * The file storage is the tree's `storage` child: should one of its writers fail, it is built
+   * again and the stores reopen their logs.
+   *
+   * @since 0.1.0
+   * @category layers
    */
   static layer = (options: KVOptions & Storage.FileOptions): Layer.Layer<KV, StorageFailure> =>
-    KV.layerWith(options).pipe(Layer.provide(Storage.layerFile(options)), Layer.provide(NodeFileSystem.layer))
+    KV.layerFrom(Storage.layerFile(options).pipe(Layer.provide(NodeFileSystem.layer)), options)
 
-  /** `KV` kept in memory: for tests and caches. Nothing survives the process. */
+  /**
+   * `KV` kept in memory: for tests and caches. Nothing survives the process.
+   *
+   * @since 0.1.0
+   * @category layers
+   */
   static layerMemory = (options: KVOptions = {}): Layer.Layer<KV> =>
     KV.layerWith(options).pipe(Layer.provide(Storage.layerMemory))
 }

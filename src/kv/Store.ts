@@ -28,7 +28,10 @@ import { InvalidQuery, VersionMismatch } from "./Errors.js"
 /**
  * A write as the store's server receives it. `expected` is a compare-and-set condition:
  * `undefined` writes unconditionally, `null` only if the key is absent, a number only if the
- * key's version is that number.
+ * key's version is that number. A put's `unless` refuses it if the key is at that version.
+ *
+ * @since 0.1.0
+ * @category models
  */
 export type Write =
   | {
@@ -37,14 +40,25 @@ export type Write =
     readonly value: unknown
     readonly json: string
     readonly expected: number | null | undefined
+    readonly unless: number | undefined
   }
   | { readonly _tag: "Delete"; readonly key: string; readonly expected: number | undefined }
   | { readonly _tag: "Clear" }
 
-/** Why a write failed inside the store. */
+/**
+ * Why a write failed inside the store.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export type WriteError = VersionMismatch | StorageFailure
 
-/** A running store. */
+/**
+ * A running store.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Store {
   readonly name: string
   /**
@@ -58,7 +72,12 @@ export interface Store {
   readonly compact: Effect.Effect<void, StorageFailure>
 }
 
-/** Options of {@link start}. */
+/**
+ * Options of {@link start}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface StoreOptions {
   /** Mailbox size: writes waiting past it fail with `Overloaded` (default 10,000). */
   readonly capacity?: number
@@ -74,7 +93,12 @@ interface State {
   readonly failure: StorageFailure | undefined
 }
 
-/** Opens the store's log from `Storage`, recovers its state, and starts its server in the scope. */
+/**
+ * Opens the store's log from `Storage`, recovers its state, and starts its server in the scope.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const start = (
   name: string,
   options: StoreOptions = {}
@@ -129,6 +153,8 @@ const commit = (
       const actual = Option.isSome(current) ? current.value.version : null
       if (write.expected !== undefined && write.expected !== actual) {
         exits.push(Exit.fail(new VersionMismatch({ store, key: write.key, expected: write.expected, actual })))
+      } else if (write._tag === "Put" && write.unless !== undefined && write.unless === actual) {
+        exits.push(Exit.fail(new VersionMismatch({ store, key: write.key, expected: null, actual, unlessVersion: actual })))
       } else if (write._tag === "Put") {
         const version = ++sequence
         record({ _tag: "Put", key: write.key, value: write.value, json: write.json, version, expiresAt: undefined }, version)
@@ -151,7 +177,12 @@ const commit = (
     return [exits, { ...state, entries: after.entries, sequence }] as const
   })
 
-/** Options of {@link keys}. */
+/**
+ * Options of {@link keys}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface KeysOptions {
   /** Only keys that start with this. */
   readonly prefix?: string
@@ -161,18 +192,39 @@ export interface KeysOptions {
   readonly limit?: number
 }
 
-/** A page of keys, sorted; `next` is the cursor for the following page, if there is one. */
+/**
+ * A page of keys, sorted; `next` is the cursor for the following page, if there is one.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface KeyPage {
   readonly keys: ReadonlyArray<string>
   readonly next: Option.Option<string>
 }
 
+/**
+ * The page size of `keys` when none is asked for.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const defaultPageSize = 100
+
+/**
+ * The largest page `keys` returns.
+ *
+ * @since 0.1.0
+ * @category constants
+ */
 export const maxPageSize = 1000
 
 /**
  * One page of the keys of `entries`, in ascending order (by UTF-16 code units).
  * It scans every key once and keeps only the page in order: O(n log limit), no full sort.
+ *
+ * @since 0.1.0
+ * @category getters
  */
 export const keyPage = (
   entries: HashMap.HashMap<string, Entry>,

@@ -31,41 +31,69 @@
 import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
-import { provideContext } from "./internal/supervision.js"
 import * as internal from "./internal/supervision.js"
-import {
-  type Child,
-  type ChildCounts,
-  type ChildInfo,
+import type {
+  Child,
+  ChildCounts,
+  ChildInfo,
   ChildNotFound,
-  type ChildSpec,
-  type RestartIntensityExceeded,
-  type RestartOptions
+  ChildSpec,
+  RestartIntensityExceeded,
+  RestartOptions
 } from "./Supervisor.js"
 
-/** Options of {@link start}. */
+/**
+ * Options of {@link start}: `name`, `maxRestarts` (default 3), `period` (default 5 seconds) and
+ * `backoff` as `Supervisor`'s, and `maxChildren`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DynamicSupervisorOptions extends RestartOptions {
-  /** The most children at once (default unlimited). */
+  /** The most children at once (default unlimited); past it `startChild` fails with `MaxChildrenReached`. */
   readonly maxChildren?: number
 }
 
-/** A running dynamic supervisor; it is itself a child, so it can sit in a supervision tree. */
+/**
+ * A running dynamic supervisor; it is itself a child, so it can sit in a supervision tree.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface DynamicSupervisor extends Child {
   readonly name: string
-  /** Ends when the supervisor is shut down; fails when it gave up on too many restarts. */
+  /** Ends when the supervisor is shut down; fails with `RestartIntensityExceeded` when it gave up. */
   readonly await: Effect.Effect<void, RestartIntensityExceeded>
-  /** Starts a child and supervises it; returns the running child. */
+  /**
+   * Whether it still supervises: false from the moment it shuts down or gives up.
+   *
+   * @since 0.2.0
+   */
+  readonly isRunning: () => boolean
+  /**
+   * Starts a child and supervises it, as Elixir's `DynamicSupervisor.start_child`; returns the
+   * running child. Fails with the child's start error (nothing is kept) or `MaxChildrenReached`.
+   */
   readonly startChild: <A extends Child, E = never, R = never>(
     spec: ChildSpec<A, E, R>
   ) => Effect.Effect<A, E | MaxChildrenReached, Exclude<R, Scope.Scope>>
-  /** Stops a child (its current handle) within its shutdown timeout and forgets it. */
+  /**
+   * Stops a child, known by its current handle, within its shutdown timeout and forgets it;
+   * `ChildNotFound` if no running child has that handle.
+   */
   readonly terminateChild: (child: Child) => Effect.Effect<void, ChildNotFound>
   /** The children, in the order they were started. */
   readonly whichChildren: Effect.Effect<ReadonlyArray<ChildInfo>>
+  /** How many children have a spec, and how many run. */
   readonly countChildren: Effect.Effect<ChildCounts>
 }
 
-/** `startChild` on a supervisor that already has `maxChildren` children. */
+/**
+ * `startChild` on a supervisor that already has `maxChildren` children; nothing was started.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class MaxChildrenReached extends Schema.TaggedError<MaxChildrenReached>()("MaxChildrenReached", {
   supervisor: Schema.String,
   maxChildren: Schema.Number
@@ -76,7 +104,13 @@ export class MaxChildrenReached extends Schema.TaggedError<MaxChildrenReached>()
   }
 }
 
-/** Starts a dynamic supervisor with no children in the current scope. */
+/**
+ * Starts a dynamic supervisor with no children in the current scope. Closing the scope
+ * terminates every child at once, each within its shutdown timeout.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const start = (options: DynamicSupervisorOptions): Effect.Effect<DynamicSupervisor, never, Scope.Scope> =>
   Effect.gen(function*() {
     const engine = yield* internal.makeEngine<unknown>({ ...options, strategy: "one_for_one", dynamic: true })
@@ -84,12 +118,13 @@ export const start = (options: DynamicSupervisorOptions): Effect.Effect<DynamicS
     const supervisor: DynamicSupervisor = {
       name: engine.name,
       await: engine.await,
+      isRunning: engine.isRunning,
       startChild: <A extends Child, E, R>(spec: ChildSpec<A, E, R>) =>
         Effect.flatMap(Effect.context<Exclude<R, Scope.Scope>>(), (context) =>
           engine.serialized(Effect.suspend((): Effect.Effect<A, E | MaxChildrenReached> =>
             engine.entries.length >= maxChildren
               ? Effect.fail(new MaxChildrenReached({ supervisor: engine.name, maxChildren }))
-              : engine.add(spec, provideContext(spec.start, context))
+              : engine.add(spec, internal.provideContext(spec.start, context))
           ))),
       terminateChild: (child) =>
         engine.serialized(Effect.suspend(() => {
@@ -97,7 +132,7 @@ export const start = (options: DynamicSupervisorOptions): Effect.Effect<DynamicS
             candidate.status._tag === "Running" && candidate.status.child === child
           )
           return entry === undefined
-            ? Effect.fail(new ChildNotFound({ supervisor: engine.name, child: "(the given handle)" }))
+            ? Effect.fail(new internal.ChildNotFound({ supervisor: engine.name, child: "(the given handle)" }))
             : engine.terminate(entry)
         })),
       whichChildren: engine.whichChildren,
@@ -106,12 +141,22 @@ export const start = (options: DynamicSupervisorOptions): Effect.Effect<DynamicS
     return supervisor
   })
 
-/** Starts a child under `supervisor`. See {@link DynamicSupervisor.startChild}. */
+/**
+ * Starts a child under `supervisor`. See {@link DynamicSupervisor.startChild}.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const startChild = <A extends Child, E = never, R = never>(
   supervisor: DynamicSupervisor,
   spec: ChildSpec<A, E, R>
 ): Effect.Effect<A, E | MaxChildrenReached, Exclude<R, Scope.Scope>> => supervisor.startChild(spec)
 
-/** Stops `child` under `supervisor`. */
+/**
+ * Stops `child` under `supervisor` and forgets it. See {@link DynamicSupervisor.terminateChild}.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const terminateChild = (supervisor: DynamicSupervisor, child: Child): Effect.Effect<void, ChildNotFound> =>
   supervisor.terminateChild(child)

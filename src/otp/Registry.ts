@@ -35,7 +35,12 @@ import type * as Scope from "effect/Scope"
 import type * as Server from "./Server.js"
 import type { Child } from "./Supervisor.js"
 
-/** The name is held by another running child. */
+/**
+ * `register` (or `via`) of a name that another running child holds; nothing was registered.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class AlreadyRegistered extends Schema.TaggedError<AlreadyRegistered>()("AlreadyRegistered", {
   name: Schema.String
 }) {
@@ -44,7 +49,13 @@ export class AlreadyRegistered extends Schema.TaggedError<AlreadyRegistered>()("
   }
 }
 
-/** No running child holds the name. */
+/**
+ * `call` or `cast` by a name that no running child holds (never taken, or its child ended and
+ * has not been restarted yet).
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class NotRegistered extends Schema.TaggedError<NotRegistered>()("NotRegistered", {
   name: Schema.String
 }) {
@@ -53,7 +64,12 @@ export class NotRegistered extends Schema.TaggedError<NotRegistered>()("NotRegis
   }
 }
 
-/** Unique names to running children. */
+/**
+ * Unique names to running children; see the module documentation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Registry<A extends Child> {
   /** Gives `name` to `child` until the child ends or the current scope closes. */
   readonly register: (name: string, child: A) => Effect.Effect<void, AlreadyRegistered, Scope.Scope>
@@ -67,7 +83,13 @@ export interface Registry<A extends Child> {
   readonly names: Effect.Effect<ReadonlyArray<string>>
 }
 
-/** Makes an empty registry. */
+/**
+ * Makes an empty registry. It holds no fiber of its own: each registration watches its child in
+ * the scope it was made in.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = <A extends Child>(): Effect.Effect<Registry<A>> =>
   Effect.sync(() => {
     const children = new Map<string, A>()
@@ -116,7 +138,11 @@ export const make = <A extends Child>(): Effect.Effect<Registry<A>> =>
 
 /**
  * Wraps a child's start effect so that the started child takes `name` in `registry`: use it as
- * a child spec's `start`, and each restart registers the new child under the same name.
+ * a child spec's `start`, and each restart registers the new child under the same name. Fails
+ * with `AlreadyRegistered` if the name is held; the child started meanwhile stops with its scope.
+ *
+ * @since 0.1.0
+ * @category combinators
  */
 export const via = <A extends Child, E, R>(
   registry: Registry<A>,
@@ -125,7 +151,13 @@ export const via = <A extends Child, E, R>(
 ): Effect.Effect<A, E | AlreadyRegistered, R | Scope.Scope> =>
   Effect.tap(start, (child) => registry.register(name, child))
 
-/** Sends `request` to the server registered as `name` and waits for the reply. */
+/**
+ * Sends `request` to the server registered as `name` and waits for the reply (OTP's call through
+ * `{:via, Registry, {registry, name}}`); `NotRegistered` at once when no server holds the name.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const call = <Request, Reply, E, Message>(
   registry: Registry<Server.Server<Request, Reply, E, Message>>,
   name: string,
@@ -137,7 +169,13 @@ export const call = <Request, Reply, E, Message>(
     return server === undefined ? Effect.fail(new NotRegistered({ name })) : server.call(request, options)
   })
 
-/** Queues `message` for the server registered as `name`. */
+/**
+ * Queues `message` for the server registered as `name`; `NotRegistered` at once when no server
+ * holds the name.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const cast = <Request, Reply, E, Message>(
   registry: Registry<Server.Server<Request, Reply, E, Message>>,
   name: string,

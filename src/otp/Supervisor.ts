@@ -70,69 +70,120 @@
  *
  * @since 0.1.0
  */
-import * as Duration from "effect/Duration"
+import type * as Duration from "effect/Duration"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
-import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
 import * as internal from "./internal/supervision.js"
 
-/** What a supervisor needs of a running child: an effect that ends when the child ends. */
+/**
+ * What a supervisor needs of a running child: an effect that ends when the child ends. A
+ * `Server`, a `Supervisor` and a `DynamicSupervisor` are children.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Child {
-  /** Succeeds when the child ends normally; fails (or dies) when it crashes. */
+  /**
+   * Succeeds when the child ends normally (a stop); fails or dies when it crashes. An end by
+   * interruption alone counts as normal.
+   */
   readonly await: Effect.Effect<unknown, unknown>
 }
 
-/** `permanent`: always restarted; `transient`: only after a crash; `temporary`: never. */
+/**
+ * When a child is restarted (OTP's `:restart`): `permanent` always, `transient` only after a
+ * crash, `temporary` never (its spec is removed once it ends). Default `"permanent"`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type RestartType = "permanent" | "transient" | "temporary"
 
-/** Which children are restarted when one ends; see the module documentation. */
+/**
+ * Which children are restarted when one ends: `one_for_one` (it alone, the default),
+ * `one_for_all` (all), `rest_for_one` (it and those started after it). See the module documentation.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type Strategy = "one_for_one" | "one_for_all" | "rest_for_one"
 
-/** How to start and look after one child. */
+/**
+ * How to start and look after one child (OTP's child specification).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ChildSpec<A extends Child = Child, E = unknown, R = never> {
-  /** Names the child in `whichChildren`, `restartChild`, `terminateChild` and logs; unique. */
+  /** Names the child in `whichChildren`, `restartChild`, `terminateChild` and logs; unique among the supervisor's children. */
   readonly id: string
-  /** Starts the child in a scope of its own, which is closed to stop it. */
+  /**
+   * Starts the child in a scope of its own, which the supervisor closes to stop it. It runs again
+   * for each restart; its failure fails `start` (at start-up) or counts as a crash (at a restart).
+   */
   readonly start: Effect.Effect<A, E, R | Scope.Scope>
-  /** Default `"permanent"`. */
+  /** When to restart the child (default `"permanent"`). */
   readonly restart?: RestartType
-  /** How long the child is given to end when terminated (default 5 seconds). */
+  /**
+   * How long the child is given to end when terminated (default 5 seconds, as OTP's);
+   * `Duration.infinity` waits as long as it takes, for child supervisors.
+   */
   readonly shutdown?: Duration.DurationInput
 }
 
-/** Restart intensity and backoff, shared by `Supervisor` and `DynamicSupervisor`. */
+/**
+ * Restart intensity and backoff, shared by `Supervisor` and `DynamicSupervisor`.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface RestartOptions {
   /** Names the supervisor in errors and logs. */
   readonly name: string
-  /** The most restarts allowed within `period` (default 3). */
+  /** The most restarts allowed within `period` (default 3, as OTP's `max_restarts`). */
   readonly maxRestarts?: number
-  /** The sliding window of the restart intensity (default 5 seconds). */
+  /** The sliding window of the restart intensity (default 5 seconds, as OTP's `max_seconds`). */
   readonly period?: Duration.DurationInput
-  /** Spaces restarts out; see the module documentation (default: restart at once). */
+  /** Spaces restarts out; the n-th restart of a run waits the n-th delay (default: restart at once). */
   readonly backoff?: Schedule.Schedule<unknown, unknown>
 }
 
-/** Options of {@link start}. */
+/**
+ * Options of {@link start}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface SupervisorOptions<E, R> extends RestartOptions {
-  /** Default `"one_for_one"`. */
+  /** Which children are restarted when one ends (default `"one_for_one"`). */
   readonly strategy?: Strategy
   /** The children, in start order. */
   readonly children: ReadonlyArray<ChildSpec<Child, E, R>>
 }
 
-/** One child as {@link Supervisor.whichChildren} reports it. */
+/**
+ * One child as {@link Supervisor.whichChildren} reports it (OTP's `which_children`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ChildInfo {
   readonly id: string
   readonly restart: RestartType
-  /** `stopped`: terminated, or a transient child that ended normally; `restarting`: in backoff. */
+  /** `running`; `restarting`: waiting for its backoff; `stopped`: terminated, or a transient child that ended normally. */
   readonly status: "running" | "restarting" | "stopped"
   /** The running child, if it runs. */
   readonly child: Option.Option<Child>
 }
 
-/** Counts as OTP's `count_children`. */
+/**
+ * What {@link Supervisor.countChildren} reports (OTP's `count_children`).
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ChildCounts {
   /** Children with a spec, running or not. */
   readonly specs: number
@@ -140,106 +191,175 @@ export interface ChildCounts {
   readonly active: number
 }
 
-/** A running supervisor; it is itself a child, so supervisors nest. */
+/**
+ * A running supervisor; it is itself a child, so supervisors nest.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Supervisor<E = unknown> extends Child {
   readonly name: string
-  /** Ends when the supervisor is shut down; fails when it gave up on too many restarts. */
+  /** Ends when the supervisor is shut down; fails with `RestartIntensityExceeded` when it gave up. */
   readonly await: Effect.Effect<void, RestartIntensityExceeded>
+  /**
+   * Whether it still supervises: false from the moment it shuts down or gives up (before its
+   * children have stopped and `await` has ended).
+   *
+   * @since 0.2.0
+   */
+  readonly isRunning: () => boolean
   /** The children in start order. */
   readonly whichChildren: Effect.Effect<ReadonlyArray<ChildInfo>>
+  /** How many children have a spec, and how many run. */
   readonly countChildren: Effect.Effect<ChildCounts>
-  /** Adds a child after the others and starts it, as OTP's `start_child`; ids stay unique. */
+  /**
+   * Adds a child after the others and starts it, as OTP's `start_child`. Fails with the child's
+   * start error (and keeps no spec), or `DuplicateChild` when the id is taken.
+   */
   readonly startChild: <A extends Child, E2 = never, R = never>(
     spec: ChildSpec<A, E2, R>
   ) => Effect.Effect<A, E2 | DuplicateChild, Exclude<R, Scope.Scope>>
-  /** Starts a stopped child again; fails if it runs or is waiting for its restart. */
+  /**
+   * Starts a stopped child again, as OTP's `restart_child`; fails with `ChildAlreadyRunning` if it
+   * runs or waits for its restart, `ChildNotFound` for an unknown id, or the child's start error.
+   */
   readonly restartChild: (id: string) => Effect.Effect<Child, ChildNotFound | ChildAlreadyRunning | E>
-  /** Stops a child (within its shutdown timeout); its spec stays unless it is temporary. */
+  /**
+   * Stops a child within its shutdown timeout, as OTP's `terminate_child`; its spec stays (so
+   * `restartChild` can start it) unless it is temporary.
+   */
   readonly terminateChild: (id: string) => Effect.Effect<void, ChildNotFound>
 }
 
-/** The supervisor restarted more than `maxRestarts` times within `period`, and gave up. */
-export class RestartIntensityExceeded extends Schema.TaggedError<RestartIntensityExceeded>()(
-  "RestartIntensityExceeded",
-  {
-    supervisor: Schema.String,
-    child: Schema.String,
-    maxRestarts: Schema.Number,
-    periodMillis: Schema.Number,
-    reason: Schema.String
-  }
-) {
-  override get message(): string {
-    return `supervisor "${this.supervisor}" gave up: child "${this.child}" needed more than ${this.maxRestarts} ` +
-      `restarts within ${this.periodMillis} ms (last reason: ${this.reason}); fix the cause, then restart it`
-  }
-}
-
-/** No child has that id. */
-export class ChildNotFound extends Schema.TaggedError<ChildNotFound>()("ChildNotFound", {
-  supervisor: Schema.String,
-  child: Schema.String
-}) {
-  override get message(): string {
-    return `supervisor "${this.supervisor}" has no child "${this.child}"; see whichChildren`
-  }
-}
-
-/** `startChild` with an id that another child has. */
-export class DuplicateChild extends Schema.TaggedError<DuplicateChild>()("DuplicateChild", {
-  supervisor: Schema.String,
-  child: Schema.String
-}) {
-  override get message(): string {
-    return `supervisor "${this.supervisor}" already has a child "${this.child}"; pick another id`
-  }
-}
-
-/** `restartChild` on a child that runs, or is about to be restarted by the supervisor. */
-export class ChildAlreadyRunning extends Schema.TaggedError<ChildAlreadyRunning>()("ChildAlreadyRunning", {
-  supervisor: Schema.String,
-  child: Schema.String,
-  status: Schema.Literal("running", "restarting")
-}) {
-  override get message(): string {
-    return `child "${this.child}" of supervisor "${this.supervisor}" is ${this.status}; terminate it first`
-  }
-}
-
-/** OTP's defaults: at most 3 restarts in 5 seconds; 5 seconds to shut a child down. */
-export const defaults = {
-  maxRestarts: 3,
-  period: Duration.seconds(5),
-  shutdown: Duration.seconds(5)
-} as const
+/**
+ * The supervisor restarted more than `maxRestarts` times within `period` and gave up: it stopped
+ * every child, and its `await` fails with this error so that its parent decides. `child` is the
+ * one whose end was one too many; `reason` is why it ended.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const RestartIntensityExceeded: typeof internal.RestartIntensityExceeded = internal.RestartIntensityExceeded
 
 /**
- * Starts the children in order in the current scope and supervises them. Closing the scope
- * terminates them in reverse start order. Fails with the first child's start error, if any.
+ * @since 0.1.0
+ * @category errors
  */
-export const start = <E = never, R = never>(
-  options: SupervisorOptions<E, R>
-): Effect.Effect<Supervisor<E>, E, Exclude<R, Scope.Scope> | Scope.Scope> => internal.startSupervisor(options)
+export type RestartIntensityExceeded = internal.RestartIntensityExceeded
 
-/** The children of `supervisor`, in start order. */
+/**
+ * No child of `supervisor` has the id `child`.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ChildNotFound: typeof internal.ChildNotFound = internal.ChildNotFound
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ChildNotFound = internal.ChildNotFound
+
+/**
+ * `startChild` with an id that another child of the supervisor has; nothing was started.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const DuplicateChild: typeof internal.DuplicateChild = internal.DuplicateChild
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type DuplicateChild = internal.DuplicateChild
+
+/**
+ * `restartChild` on a child that runs, or waits for the restart the supervisor itself will do
+ * (`status` says which); terminate it first.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
+export const ChildAlreadyRunning: typeof internal.ChildAlreadyRunning = internal.ChildAlreadyRunning
+
+/**
+ * @since 0.1.0
+ * @category errors
+ */
+export type ChildAlreadyRunning = internal.ChildAlreadyRunning
+
+/**
+ * OTP's defaults: at most 3 restarts (`maxRestarts`) in 5 seconds (`period`); 5 seconds to shut
+ * a child down (`shutdown`).
+ *
+ * @since 0.1.0
+ * @category constants
+ */
+export const defaults: {
+  readonly maxRestarts: number
+  readonly period: Duration.Duration
+  readonly shutdown: Duration.Duration
+} = internal.defaults
+
+/**
+ * Starts the children in order in the current scope and supervises them (OTP's
+ * `Supervisor.start_link`). If a child fails to start, those already started are terminated in
+ * reverse order and `start` fails with that child's error. Closing the scope terminates the
+ * children in reverse start order.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export const start: <E = never, R = never>(
+  options: SupervisorOptions<E, R>
+) => Effect.Effect<Supervisor<E>, E, Exclude<R, Scope.Scope> | Scope.Scope> = internal.startSupervisor
+
+/**
+ * The children of `supervisor`, in start order. See {@link Supervisor.whichChildren}.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
 export const whichChildren = (supervisor: Supervisor<unknown>): Effect.Effect<ReadonlyArray<ChildInfo>> =>
   supervisor.whichChildren
 
-/** How many children `supervisor` has, and how many run. */
+/**
+ * How many children `supervisor` has, and how many run. See {@link Supervisor.countChildren}.
+ *
+ * @since 0.1.0
+ * @category getters
+ */
 export const countChildren = (supervisor: Supervisor<unknown>): Effect.Effect<ChildCounts> => supervisor.countChildren
 
-/** Adds a child to `supervisor`, after the others, and starts it. */
+/**
+ * Adds a child to `supervisor`, after the others, and starts it. See {@link Supervisor.startChild}.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const startChild = <A extends Child, E2 = never, R = never>(
   supervisor: Supervisor<unknown>,
   spec: ChildSpec<A, E2, R>
 ): Effect.Effect<A, E2 | DuplicateChild, Exclude<R, Scope.Scope>> => supervisor.startChild(spec)
 
-/** Starts the stopped child `id` of `supervisor` again. */
+/**
+ * Starts the stopped child `id` of `supervisor` again. See {@link Supervisor.restartChild}.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const restartChild = <E>(
   supervisor: Supervisor<E>,
   id: string
 ): Effect.Effect<Child, ChildNotFound | ChildAlreadyRunning | E> => supervisor.restartChild(id)
 
-/** Stops the child `id` of `supervisor`. */
+/**
+ * Stops the child `id` of `supervisor`. See {@link Supervisor.terminateChild}.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const terminateChild = (supervisor: Supervisor<unknown>, id: string): Effect.Effect<void, ChildNotFound> =>
   supervisor.terminateChild(id)

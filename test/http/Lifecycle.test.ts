@@ -73,7 +73,7 @@ describe("server lifecycle", () => {
       const base = `http://127.0.0.1:${address.port}`
       expect((yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })).status).toBe(200)
       const children = yield* kv.supervisor.whichChildren
-      expect(children.map((child) => child.id)).toEqual(["storage", "registry", "stores", "http"])
+      expect(children.map((child) => child.id)).toEqual(["storage", "stores", "http"])
       yield* kv.supervisor.terminateChild("http")
       expect(yield* refused(base)).toBe(true)
       expect(yield* kv.get("s", "k")).toEqual(Option.some(1))

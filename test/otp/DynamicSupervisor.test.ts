@@ -53,9 +53,11 @@ describe("DynamicSupervisor", () => {
       yield* supervisor.startChild({ id: "b", start: workers.start("b") })
       yield* workers.crash("a")
       yield* workers.eventually(() => Effect.map(since(workers, 2), (events) => events.includes("start:a")))
+      expect(supervisor.isRunning()).toBe(true)
       yield* workers.crash("b")
       const error = yield* Effect.flip(supervisor.await)
       expect(error._tag).toBe("RestartIntensityExceeded")
+      expect(supervisor.isRunning()).toBe(false)
       expect(yield* supervisor.countChildren).toEqual({ specs: 0, active: 0 })
     }))
 

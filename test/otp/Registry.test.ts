@@ -3,6 +3,7 @@ import { Effect, Exit, Fiber, Option, Scope } from "effect"
 import * as Registry from "../../src/otp/Registry.js"
 import type * as Server from "../../src/otp/Server.js"
 import * as Supervisor from "../../src/otp/Supervisor.js"
+import { forkNow } from "./forkNow.js"
 import { type Command, makeWorkers } from "./workers.js"
 
 type Worker = Server.Server<Command, string>
@@ -59,8 +60,7 @@ describe("Registry", () => {
     Effect.gen(function*() {
       const workers = yield* makeWorkers
       const names = yield* Registry.make<Worker>()
-      const waiting = yield* Effect.fork(names.whenRegistered("late"))
-      yield* Effect.yieldNow()
+      const waiting = yield* forkNow(names.whenRegistered("late"))
       const late = yield* workers.start("late")
       yield* names.register("late", late)
       expect(yield* Fiber.join(waiting)).toBe(late)

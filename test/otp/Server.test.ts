@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Data, Deferred, Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
 import * as Server from "../../src/otp/Server.js"
+import { forkNow } from "./forkNow.js"
 
 // A counter: calls read or add, casts add without a reply.
 type Request = { readonly _tag: "Get" } | { readonly _tag: "Add"; readonly n: number } | { readonly _tag: "Fail" } | {
@@ -53,18 +54,51 @@ describe("Server", () => {
       expect(yield* server.call({ _tag: "Get" })).toBe(5)
     }))
 
-  it.scoped("fails a call that is not answered in time with CallTimeout, and skips it later", () =>
+  it.scoped("a call that times out in the mailbox behind a slow call is taken: false, and is never handled", () =>
     Effect.gen(function*() {
       const server = yield* counter()
       const gate = yield* Deferred.make<void>()
-      const blocked = yield* Effect.fork(server.call({ _tag: "Block", until: gate }, { timeout: Duration.infinity }))
-      const late = yield* Effect.fork(server.call({ _tag: "Add", n: 100 }, { timeout: "1 second" }))
+      const started = yield* Deferred.make<void>()
+      const blocked = yield* forkNow(server.call({ _tag: "Block", until: gate, started }, { timeout: Duration.infinity }))
+      yield* Deferred.await(started)
+      const late = yield* forkNow(server.call({ _tag: "Add", n: 100 }, { timeout: "1 second" }))
       yield* TestClock.adjust("2 seconds")
-      const error = yield* Fiber.join(late).pipe(Effect.flip)
-      expect(error._tag).toBe("CallTimeout")
+      const error = yield* Effect.flip(Fiber.join(late))
+      expect(error).toBeInstanceOf(Server.CallTimeout)
+      expect(error).toMatchObject({ timeoutMillis: 1000, taken: false })
+      expect(error.message).toContain("never will")
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.join(blocked)
       // The timed-out Add was skipped: its caller had given up.
+      expect(yield* server.call({ _tag: "Get" })).toBe(0)
+    }))
+
+  it.scoped("a call that times out inside a slow handler is taken: true", () =>
+    Effect.gen(function*() {
+      const server = yield* counter()
+      const gate = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      const slow = yield* forkNow(server.call({ _tag: "Block", until: gate, started }, { timeout: "1 second" }))
+      yield* Deferred.await(started)
+      yield* TestClock.adjust("2 seconds")
+      const error = yield* Effect.flip(Fiber.join(slow))
+      expect(error).toBeInstanceOf(Server.CallTimeout)
+      expect(error).toMatchObject({ timeoutMillis: 1000, taken: true })
+      expect(error.message).toContain("outcome is unknown")
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* server.call({ _tag: "Add", n: 1 })).toBe(1)
+    }))
+
+  it.scoped("skips a call whose caller was interrupted while it waited in the mailbox", () =>
+    Effect.gen(function*() {
+      const server = yield* counter()
+      const gate = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      yield* forkNow(server.call({ _tag: "Block", until: gate, started }, { timeout: Duration.infinity }))
+      yield* Deferred.await(started)
+      const impatient = yield* forkNow(server.call({ _tag: "Add", n: 100 }, { timeout: Duration.infinity }))
+      yield* Fiber.interrupt(impatient)
+      yield* Deferred.succeed(gate, undefined)
       expect(yield* server.call({ _tag: "Get" })).toBe(0)
     }))
 
@@ -81,30 +115,33 @@ describe("Server", () => {
       expect((yield* Effect.flip(server.call({ _tag: "Get" })))._tag).toBe("Overloaded")
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.join(blocked)
-      expect(yield* server.call({ _tag: "Get" })).toBe(4)
+      // The mailbox stays full until the server, done with the blocked call, takes the casts.
+      const getOnceRoom: Effect.Effect<number, unknown> = server.call({ _tag: "Get" }).pipe(
+        Effect.catchTag("Overloaded", () => Effect.zipRight(Effect.yieldNow(), Effect.suspend(() => getOnceRoom)))
+      )
+      expect(yield* getOnceRoom).toBe(4)
     }))
 
-  it.scoped("fails the call in hand and every queued call when stopped; none hangs", () =>
+  it.scoped("stop lets the call in hand finish and fails every queued call with taken: false; none hangs", () =>
     Effect.gen(function*() {
       const log = yield* Ref.make<ReadonlyArray<string>>([])
       const server = yield* counter(log)
       const gate = yield* Deferred.make<void>()
       const started = yield* Deferred.make<void>()
-      const blocked = yield* Effect.fork(server.call({ _tag: "Block", until: gate, started }, { timeout: Duration.infinity }))
+      const blocked = yield* forkNow(server.call({ _tag: "Block", until: gate, started }, { timeout: Duration.infinity }))
       yield* Deferred.await(started)
-      const queued = yield* Effect.forkAll(
-        [1, 2, 3].map((n) => server.call({ _tag: "Add", n }, { timeout: Duration.infinity }))
-      )
-      yield* Effect.yieldNow()
-      const stopping = yield* Effect.fork(server.stop)
-      yield* Effect.yieldNow()
-      // The batch in hand finishes first: stop waits for it.
+      const queued = yield* Effect.forEach([1, 2, 3], (n) => forkNow(server.call({ _tag: "Add", n }, { timeout: Duration.infinity })))
+      // The stop is under way (the loop has been interrupted) before the call in hand may finish.
+      const stopping = yield* forkNow(server.stop)
       yield* Deferred.succeed(gate, undefined)
       yield* Fiber.join(stopping)
       expect(yield* Fiber.join(blocked)).toBe(0)
-      const exit = yield* Fiber.await(queued)
-      expect(Exit.isFailure(exit)).toBe(true)
-      expect((yield* Effect.flip(server.call({ _tag: "Get" })))._tag).toBe("ServerStopped")
+      for (const fiber of queued) {
+        expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "ServerStopped", reason: "stopped", taken: false })
+      }
+      const refused = yield* Effect.flip(server.call({ _tag: "Get" }))
+      expect(refused).toMatchObject({ _tag: "ServerStopped", taken: false })
+      expect(refused.message).toContain("retry once it has been restarted")
       expect(yield* Ref.get(log)).toEqual(["Normal:0"])
       expect(server.isRunning()).toBe(false)
     }))
@@ -115,8 +152,8 @@ describe("Server", () => {
       const server = yield* counter(log)
       yield* server.cast(7)
       const crashed = yield* Effect.flip(server.call({ _tag: "Die" }))
-      expect(crashed._tag).toBe("ServerStopped")
-      expect(crashed.message).toContain("crashed")
+      expect(crashed).toMatchObject({ _tag: "ServerStopped", reason: "crashed: boom", taken: true })
+      expect(crashed.message).toContain("outcome is unknown")
       const ended = yield* Effect.exit(server.await)
       expect(Exit.isFailure(ended)).toBe(true)
       expect(yield* Ref.get(log)).toEqual(["Crashed:7"])
@@ -125,22 +162,74 @@ describe("Server", () => {
 
   it.scoped("takes every waiting call as one batch with handleCalls", () =>
     Effect.gen(function*() {
-      const batches = yield* Ref.make<ReadonlyArray<number>>([])
+      const batches = yield* Ref.make<ReadonlyArray<ReadonlyArray<number>>>([])
+      const gate = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      // Request 0 holds the server until the gate opens, so that the others wait in the mailbox.
       const server = yield* Server.start<number, number, number>({
         init: Effect.succeed(0),
         handleCalls: (requests, state) =>
           Effect.gen(function*() {
-            yield* Ref.update(batches, (sizes) => [...sizes, requests.length])
+            yield* Ref.update(batches, (all) => [...all, requests])
+            if (requests[0] === 0) yield* Deferred.succeed(started, undefined).pipe(Effect.zipRight(Deferred.await(gate)))
             let next = state
             const exits = requests.map((n) => Exit.succeed((next += n)))
             return [exits, next] as const
           })
       }, { name: "batcher" })
-      const replies = yield* Effect.all(Array.from({ length: 50 }, () => server.call(1)), { concurrency: "unbounded" })
-      expect([...replies].sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1))
-      const sizes = yield* Ref.get(batches)
-      expect(sizes.reduce((a, b) => a + b, 0)).toBe(50)
-      expect(sizes.length).toBeLessThan(50)
+      const first = yield* forkNow(server.call(0))
+      yield* Deferred.await(started)
+      const waiting = yield* Effect.forEach(Array.from({ length: 50 }, (_, i) => i + 1), (n) => forkNow(server.call(n)))
+      yield* Deferred.succeed(gate, undefined)
+      expect(yield* Fiber.join(first)).toBe(0)
+      const replies = yield* Effect.forEach(waiting, Fiber.join)
+      // In order, each seeing the sum of those before it.
+      expect(replies).toEqual(Array.from({ length: 50 }, (_, i) => ((i + 1) * (i + 2)) / 2))
+      expect((yield* Ref.get(batches)).map((requests) => requests.length)).toEqual([1, 50])
+    }))
+
+  it.scoped("a crash mid-batch fails the batch's calls with taken: true and the queued ones with taken: false", () =>
+    Effect.gen(function*() {
+      type Step = { readonly hold?: { readonly started: Deferred.Deferred<void>; readonly gate: Deferred.Deferred<void> }; readonly die?: true }
+      const server = yield* Server.start<null, Step, null>({
+        init: Effect.succeed(null),
+        handleCalls: (steps, state) =>
+          Effect.gen(function*() {
+            for (const step of steps) {
+              if (step.hold) yield* Deferred.succeed(step.hold.started, undefined).pipe(Effect.zipRight(Deferred.await(step.hold.gate)))
+              if (step.die) return yield* Effect.die(new Error("mid-batch"))
+            }
+            return [steps.map(() => Exit.succeed(null)), state] as const
+          })
+      }, { name: "crasher" })
+      const hold = () => Effect.all({ started: Deferred.make<void>(), gate: Deferred.make<void>() })
+      const first = yield* hold()
+      const second = yield* hold()
+      yield* forkNow(server.call({ hold: first }, { timeout: Duration.infinity }))
+      yield* Deferred.await(first.started)
+      // These two wait in the mailbox, then make the next batch: one holds, the other dies.
+      const batch = yield* Effect.forEach([{ hold: second }, { die: true as const }], (step) =>
+        forkNow(server.call(step, { timeout: Duration.infinity })))
+      yield* Deferred.succeed(first.gate, undefined)
+      yield* Deferred.await(second.started)
+      const queued = yield* Effect.forEach([{}, {}], (step) => forkNow(server.call(step, { timeout: Duration.infinity })))
+      yield* Deferred.succeed(second.gate, undefined)
+      for (const fiber of batch) {
+        expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "ServerStopped", reason: "crashed: mid-batch", taken: true })
+      }
+      for (const fiber of queued) {
+        expect(yield* Effect.flip(Fiber.join(fiber))).toMatchObject({ _tag: "ServerStopped", taken: false })
+      }
+      expect(Exit.isFailure(yield* Effect.exit(server.await))).toBe(true)
+    }))
+
+  it.effect("fails start with init's error, typed, and runs no server", () =>
+    Effect.gen(function*() {
+      const error: Refused = yield* Server.start<number, Request, number, never, never, never, Refused>({
+        init: Effect.fail(new Refused()),
+        handleCall: (_, state) => Effect.succeed([state, state] as const)
+      }, { name: "refuser" }).pipe(Effect.scoped, Effect.flip)
+      expect(error).toBeInstanceOf(Refused)
     }))
 
   it.effect("stops with its scope", () =>
@@ -150,18 +239,30 @@ describe("Server", () => {
       expect((yield* Effect.flip(server.call({ _tag: "Get" })))._tag).toBe("ServerStopped")
     }))
 
-  it.scopedLive("a caller in a tight loop of calls does not starve the event loop: timers still fire", () =>
+  // Real timers: they can only fire if the event loop gets a turn while the calls go on.
+  const timerFiresDuring = (server: Server.Server<Request, number, Refused, number>, maxCalls: number) =>
     Effect.gen(function*() {
-      const server = yield* counter()
       let calls = 0
       let firedAt: number | undefined
-      // A real timer: it can only fire if the event loop gets a turn while the loop runs.
       setTimeout(() => (firedAt = calls), 1)
-      while (firedAt === undefined && calls < 200_000) {
+      while (firedAt === undefined && calls < maxCalls) {
         yield* server.call({ _tag: "Add", n: 1 })
         calls++
       }
-      expect(firedAt).toBeDefined()
-      expect(calls).toBeLessThan(200_000)
+      return firedAt !== undefined
+    })
+
+  it.scopedLive("a caller in a tight loop of calls does not starve the event loop: timers still fire", () =>
+    Effect.gen(function*() {
+      expect(yield* timerFiresDuring(yield* counter(), 200_000)).toBe(true)
+    }))
+
+  it.scopedLive("eventLoopTurn: Duration.infinity turns the turns off: the same loop starves timers", () =>
+    Effect.gen(function*() {
+      const server = yield* Server.start<number, Request, number, Refused, number>({
+        init: Effect.succeed(0),
+        handleCall: (_, state) => Effect.succeed([state + 1, state + 1] as const)
+      }, { name: "greedy", eventLoopTurn: Duration.infinity })
+      expect(yield* timerFiresDuring(server, 20_000)).toBe(false)
     }))
 })

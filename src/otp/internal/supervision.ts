@@ -3,8 +3,8 @@
  * the restart decision, the intensity window, backoff and shutdown. Every change to the list runs
  * under one lock, as an OTP supervisor handles one message at a time.
  *
- * It imports from `../Supervisor.js`, which imports it: nothing here may touch those imports at
- * module load, only inside functions.
+ * It defines the errors and defaults that `../Supervisor.ts` re-exports, and imports that
+ * module only for its types.
  *
  * @internal
  */
@@ -19,23 +19,70 @@ import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
+import * as Schema from "effect/Schema"
 import * as Scope from "effect/Scope"
-import {
-  type Child,
-  ChildAlreadyRunning,
-  type ChildCounts,
-  type ChildInfo,
-  ChildNotFound,
-  type ChildSpec,
-  defaults,
-  DuplicateChild,
-  RestartIntensityExceeded,
-  type RestartOptions,
-  type RestartType,
-  type Strategy,
-  type Supervisor,
-  type SupervisorOptions
+import type {
+  Child,
+  ChildCounts,
+  ChildInfo,
+  ChildSpec,
+  RestartOptions,
+  RestartType,
+  Strategy,
+  Supervisor,
+  SupervisorOptions
 } from "../Supervisor.js"
+import { describe } from "./cause.js"
+
+export class RestartIntensityExceeded extends Schema.TaggedError<RestartIntensityExceeded>()(
+  "RestartIntensityExceeded",
+  {
+    supervisor: Schema.String,
+    child: Schema.String,
+    maxRestarts: Schema.Number,
+    periodMillis: Schema.Number,
+    reason: Schema.String
+  }
+) {
+  override get message(): string {
+    return `supervisor "${this.supervisor}" gave up: child "${this.child}" needed more than ${this.maxRestarts} ` +
+      `restarts within ${this.periodMillis} ms (last reason: ${this.reason}); fix the cause, then restart it`
+  }
+}
+
+export class ChildNotFound extends Schema.TaggedError<ChildNotFound>()("ChildNotFound", {
+  supervisor: Schema.String,
+  child: Schema.String
+}) {
+  override get message(): string {
+    return `supervisor "${this.supervisor}" has no child "${this.child}"; see whichChildren`
+  }
+}
+
+export class DuplicateChild extends Schema.TaggedError<DuplicateChild>()("DuplicateChild", {
+  supervisor: Schema.String,
+  child: Schema.String
+}) {
+  override get message(): string {
+    return `supervisor "${this.supervisor}" already has a child "${this.child}"; pick another id`
+  }
+}
+
+export class ChildAlreadyRunning extends Schema.TaggedError<ChildAlreadyRunning>()("ChildAlreadyRunning", {
+  supervisor: Schema.String,
+  child: Schema.String,
+  status: Schema.Literal("running", "restarting")
+}) {
+  override get message(): string {
+    return `child "${this.child}" of supervisor "${this.supervisor}" is ${this.status}; terminate it first`
+  }
+}
+
+export const defaults = {
+  maxRestarts: 3,
+  period: Duration.seconds(5),
+  shutdown: Duration.seconds(5)
+} as const
 
 type Running = { readonly _tag: "Running"; readonly child: Child; readonly scope: Scope.CloseableScope }
 type Status = Running | { readonly _tag: "Restarting" } | { readonly _tag: "Stopped" }
@@ -60,6 +107,8 @@ export interface EngineOptions extends RestartOptions {
 export interface Engine<E> {
   readonly name: string
   readonly await: Effect.Effect<void, RestartIntensityExceeded>
+  /** False once the engine shuts down or gives up. */
+  readonly isRunning: () => boolean
   readonly entries: ReadonlyArray<Entry<E>>
   /** Runs `effect` alone among the engine's changes, without interruption once it has the lock. */
   readonly serialized: <A, E2, R>(effect: Effect.Effect<A, E2, R>) => Effect.Effect<A, E2, R>
@@ -273,6 +322,7 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
     const engine: Engine<E> = {
       name,
       await: Deferred.await(ended),
+      isRunning: () => !shutDown,
       entries,
       serialized,
       add: (spec, start) =>
@@ -307,13 +357,6 @@ const describeEntry = <E>(entry: Entry<E>): ChildInfo => ({
   child: entry.status._tag === "Running" ? Option.some(entry.status.child) : Option.none()
 })
 
-/** The first line of a cause, for messages that stay one line long. */
-export const describe = (cause: Cause.Cause<unknown>): string => {
-  const failure = Cause.squash(cause)
-  const text = failure instanceof Error ? failure.message : String(failure)
-  return text.split("\n")[0] ?? "unknown"
-}
-
 /** A start effect that finds what it needs in `context` and only asks for its scope. */
 export const provideContext = <A, E, R>(
   start: Effect.Effect<A, E, R>,
@@ -345,6 +388,7 @@ export const startSupervisor = <E, R>(
     const supervisor: Supervisor<E> = {
       name: engine.name,
       await: engine.await,
+      isRunning: engine.isRunning,
       startChild: <A extends Child, E2, R2>(spec: ChildSpec<A, E2, R2>) =>
         Effect.flatMap(Effect.context<Exclude<R2, Scope.Scope>>(), (context) =>
           engine.serialized(Effect.suspend((): Effect.Effect<A, E2 | DuplicateChild> =>
