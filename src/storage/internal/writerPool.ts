@@ -11,11 +11,12 @@
  * close. A defect in a writer fails the requests of its batch still unanswered and leaves the
  * writer running: no caller is left waiting, and no store loses its writer.
  *
- * Measured beside the hand-written queue loop it replaced (KV puts, 100 writers, one store,
- * interleaved rounds, medians of per-round ratios on a shared 2-core machine): `sync: "always"`
- * 1.00x (0.92-1.06), CPU per put 0.98x; `"none"` 0.89-0.99x over five runs, CPU per put 0.90-1.15x.
- * A call costs less than the loop's Queue + Deferred (0.96x CPU with 1 caller, 0.50x with 100),
- * and a writer answers one call per store batch (~22 puts), so the pool is under 1% of a put.
+ * Measured beside the hand-written queue loop it replaced (KV puts, 100 writers, one store, 9
+ * interleaved rounds, medians of per-round ratios, on a shared 2-core machine): `sync: "always"`
+ * 0.97x puts/s (0.78-1.60), 1.06x CPU per put; `"none"` 0.95x (0.73-1.21), 1.03x CPU per put.
+ * A `Server` call costs 1.19-1.29x the CPU of the loop's Queue + Deferred (an `isDone` effect per
+ * call and an `onInterrupt` per wait), but a writer answers one call per store batch (~22 puts
+ * here), so that is under 1% of a put.
  *
  * @internal
  */
