@@ -32,6 +32,13 @@ export type LookupError = Stores.LookupError
  * @category models
  */
 export interface Registry {
+  /**
+   * The running store of that name if a call can use it at once (one `Map` lookup), else
+   * `undefined`: it must be found with {@link lookup}, which may wait.
+   *
+   * @since 0.2.0
+   */
+  readonly find: (name: string) => Store.Store | undefined
   /** The running store of that name, started (and recovered) first if need be. */
   readonly lookup: (name: string) => Effect.Effect<Store.Store, LookupError>
   /** Names of the running stores, sorted. */
@@ -53,6 +60,7 @@ export const make = (
   names: OtpRegistry.Registry<Stores.Running>,
   current: Effect.Effect<Stores.Stores, ServerStopped>
 ): Registry => ({
+  find: (name) => Stores.usableStore(names.unsafeLookup(name)),
   lookup: (name) =>
     Stores.usable(names.unsafeLookup(name)) ?? Effect.flatMap(current, (stores) => stores.lookup(name)),
   running: names.names,
