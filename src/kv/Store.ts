@@ -20,7 +20,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Server from "../otp/Server.js"
-import { applyChange, type Change, type Entry } from "../storage/Change.js"
+import { applyChange, type Change, type Entry, type Snapshot } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { Storage, type StoreLog } from "../storage/Storage.js"
 import { InvalidQuery, VersionMismatch } from "./Errors.js"
@@ -66,8 +66,11 @@ export interface Store {
    * the version of the delete or 0 if the key was absent; for a clear, the count of keys removed.
    */
   readonly server: Server.Server<Write, number, WriteError>
-  /** The acknowledged state; only the server writes it. */
-  readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
+  /**
+   * The acknowledged state: the entries and the store's version (the version of its last
+   * change), published together so that a reader sees both at one moment. Only the server writes it.
+   */
+  readonly snapshot: Ref.Ref<Snapshot>
   /** Rewrites the store's log as a snapshot of its acknowledged state (compaction on demand). */
   readonly compact: Effect.Effect<void, StorageFailure>
 }
@@ -106,7 +109,7 @@ export const start = (
   Effect.gen(function*() {
     const storage = yield* Storage
     const log = yield* storage.open(name)
-    const ref = yield* Ref.make(log.recovered.entries)
+    const ref = yield* Ref.make(log.recovered)
     const server = yield* Server.start<State, Write, number, WriteError>({
       init: Effect.succeed({
         log,
@@ -121,13 +124,13 @@ export const start = (
       capacity: options.capacity ?? 10_000,
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open
-    return { name, server, entries: ref, compact: log.compact }
+    return { name, server, snapshot: ref, compact: log.compact }
   })
 
 /** Applies a batch of writes: check each, append the changes as one batch, then publish. */
 const commit = (
   store: string,
-  ref: Ref.Ref<HashMap.HashMap<string, Entry>>,
+  ref: Ref.Ref<Snapshot>,
   writes: ReadonlyArray<Write>,
   state: State
 ) =>
@@ -167,13 +170,13 @@ const commit = (
     }
     if (changes.length === 0) return [exits, state] as const
 
-    const after = { entries: HashMap.endMutation(entries), sequence }
+    const after: Snapshot = { entries: HashMap.endMutation(entries), sequence }
     const appended = yield* Effect.either(state.log.append(changes, after))
     if (Either.isLeft(appended)) {
       const failed = Exit.fail(appended.left)
       return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, failure: appended.left }] as const
     }
-    yield* Ref.set(ref, after.entries)
+    yield* Ref.set(ref, after)
     return [exits, { ...state, entries: after.entries, sequence }] as const
   })
 
