@@ -61,6 +61,8 @@ export interface ServerOptions {
    * `https://app.example.com`. Default: none, and `OPTIONS` answers 405.
    */
   readonly corsOrigins?: ReadonlyArray<string> | undefined
+  /** Whether to serve the web console at `/ui` (default true). */
+  readonly console?: boolean
 }
 
 /**
@@ -113,7 +115,13 @@ const docsPath = "/docs"
  * @category layers
  */
 export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpServer, ServeError, KV> => {
-  const routes = [...routesOf(KvApi), { method: "GET", path: openApiPath }, { method: "GET", path: docsPath }, ...Console.routes]
+  const withConsole = options.console ?? true
+  const routes = [
+    ...routesOf(KvApi),
+    { method: "GET", path: openApiPath },
+    { method: "GET", path: docsPath },
+    ...(withConsole ? Console.routes : [])
+  ]
   const api = HttpApiBuilder.api(KvApi).pipe(
     Layer.provide(Handlers.layer({
       maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes,
@@ -140,7 +148,7 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
     return drain.pipe(
       Layer.provideMerge(serve),
       Layer.provide(HttpApiSwagger.layer({ path: docsPath })),
-      Layer.provide(Console.layer),
+      Layer.provide(withConsole ? Console.layer : Layer.empty),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: openApiPath })),
       // Built after routeErrors, so outside it: a preflight is answered before any 405.
       Layer.provide(cors(options.corsOrigins)),

@@ -334,6 +334,12 @@ describe("HTTP server", () => {
       expectError(yield* request(base, "POST", "/stores/b%40d/restart"), 400, "InvalidName")
     }))
 
+  it.scopedLive("serves the web console at /ui unless told not to", () =>
+    Effect.gen(function*() {
+      expect((yield* request(yield* serve(), "GET", "/ui")).status).toBe(200)
+      expectError(yield* request(yield* serve({ console: false }), "GET", "/ui"), 404, "NotFound")
+    }))
+
   it.scopedLive("a browser's /favicon.ico is an empty 204", () =>
     Effect.gen(function*() {
       const base = yield* serve()
