@@ -127,6 +127,27 @@ layer(Browser.layer(), { excludeTestServices: true })("web console", (it) => {
       expect((yield* get("conflicts", "doc")).value).toEqual({ by: "me" })
     }))
 
+  it.scoped("asks before leaving an edit that is not saved", () =>
+    Effect.gen(function*() {
+      yield* put("drafts", "a", 1)
+      yield* put("drafts", "b", 2)
+      const page = yield* openConsole("#/stores/drafts/keys/a")
+      yield* on(page, async () => {
+        await until("the value of a", () => page.locator("#value").inputValue(), (value) => value === "1")
+        await page.locator("#value").fill("10")
+        await page.locator("#key-list a[title=b]").click()
+        const dialog = page.getByRole("dialog", { name: "Leave without saving?" })
+        await dialog.getByRole("button", { name: "Cancel" }).click()
+        await dialog.waitFor({ state: "hidden" })
+        expect([await page.locator("#key-title").textContent(), await page.locator("#value").inputValue()]).toEqual(["a", "10"])
+        expect(page.url()).toMatch(/#\/stores\/drafts\/keys\/a$/)
+        await page.locator("#key-list a[title=b]").click()
+        await dialog.getByRole("button", { name: "Leave" }).click()
+        await until("the value of b", () => page.locator("#value").inputValue(), (value) => value === "2")
+      })
+      expect((yield* get("drafts", "a")).value).toBe(1)
+    }))
+
   it.scoped("creates a key only where none is, and deletes one after a confirmation", () =>
     Effect.gen(function*() {
       yield* put("making", "taken", "first")
