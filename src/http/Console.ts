@@ -38,14 +38,8 @@ export const path = "/ui"
  */
 export const routes: ReadonlyArray<Route> = [{ method: "GET", path }, { method: "GET", path: `${path}/:file` }]
 
-/**
- * The folder of the console's files: `src/http/console/` when run from the sources, its copy in
- * `dist/` (made by `npm run build`) when run from the build.
- *
- * @since 0.2.0
- * @category constants
- */
-export const folder = fileURLToPath(new URL("./console/", import.meta.url))
+// `src/http/console/` when run from the sources, its copy in `dist/` (`npm run build`) from the build.
+const folder = fileURLToPath(new URL("./console/", import.meta.url))
 
 const page = "index.html"
 

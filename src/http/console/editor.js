@@ -93,6 +93,30 @@ const show = (next) => {
   renderMeta()
 }
 
+/**
+ * Shows a key as read: its value, or nothing when it is absent.
+ * @param {string} store
+ * @param {string} key
+ * @param {api.KeyValue | undefined} read
+ */
+const showRead = (store, key, read) =>
+  show({
+    store,
+    key,
+    version: read?.version ?? null,
+    baseline: read === undefined ? "" : pretty(read.value),
+    bytes: read === undefined ? 0 : encoder.encode(read.text).length
+  })
+
+/**
+ * Titles the editor with an existing key's name.
+ * @param {string} key
+ */
+const showTitle = (key) => {
+  title.textContent = key
+  nameField.hidden = true
+}
+
 const hideConflict = () => {
   conflict.hidden = true
   draftBox.open = false
@@ -117,21 +141,14 @@ export const closeKey = () => {
  * @param {string} key
  */
 export const openKey = async (store, key) => {
-  title.textContent = key
-  nameField.hidden = true
+  showTitle(key)
   back.href = storeHref(store)
   textarea.disabled = save.disabled = false
   hideConflict()
   try {
     const read = await api.readKey(store, key)
     if (read === undefined) say(`Key "${key}" is not in store "${store}": saving creates it.`)
-    show({
-      store,
-      key,
-      version: read?.version ?? null,
-      baseline: read === undefined ? "" : pretty(read.value),
-      bytes: read === undefined ? 0 : encoder.encode(read.text).length
-    })
+    showRead(store, key, read)
   } catch (error) {
     sayError(error)
   }
@@ -170,15 +187,8 @@ const showConflict = async (store, key, mine, refused) => {
     ? `${refused}: key "${key}" exists already, at version ${now.version.toLocaleString("en")}, shown below. Nothing was overwritten.`
     : `${refused}: key "${key}" changed${since}; it is at version ${now.version.toLocaleString("en")} now, shown below. ` +
       "Nothing was overwritten."
-  title.textContent = key
-  nameField.hidden = true
-  show({
-    store,
-    key,
-    version: now?.version ?? null,
-    baseline: now === undefined ? "" : pretty(now.value),
-    bytes: now === undefined ? 0 : encoder.encode(now.text).length
-  })
+  showTitle(key)
+  showRead(store, key, now)
   draft.textContent = mine
   draftBox.hidden = mine === ""
   conflict.hidden = false
@@ -218,8 +228,7 @@ const saveValue = async () => {
     }
     const created = editing.key === undefined || editing.version === null
     hideConflict()
-    title.textContent = key
-    nameField.hidden = true
+    showTitle(key)
     show({ store, key, version: written, baseline: pretty(value), bytes: encoder.encode(json).length })
     say(`Saved "${key}" at version ${written.toLocaleString("en")}.`)
     if (created) location.hash = keyHref(store, key)
