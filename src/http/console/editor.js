@@ -30,6 +30,7 @@ const large = byId("large", HTMLElement)
 const largeText = byId("large-text", HTMLElement)
 const showLarge = byId("show-large", HTMLButtonElement)
 const valueLabel = byId("value-label", HTMLElement)
+const body = byId("editor-body", HTMLElement)
 
 /**
  * Formatted text longer than this waits for a click before it is shown: a browser lays out the
@@ -126,6 +127,7 @@ const hideConflict = () => {
 export const closeKey = () => {
   editing = undefined
   showText(false)
+  body.hidden = true
   title.textContent = "No key open"
   nameField.hidden = true
   meta.textContent = "Choose a key, or make a new one."
@@ -143,7 +145,7 @@ export const closeKey = () => {
 export const openKey = async (store, key) => {
   showTitle(key)
   back.href = storeHref(store)
-  textarea.disabled = save.disabled = false
+  body.hidden = textarea.disabled = save.disabled = false
   hideConflict()
   try {
     const read = await api.readKey(store, key)
@@ -163,7 +165,7 @@ export const newKey = (store) => {
   nameField.hidden = false
   nameInput.value = ""
   back.href = storeHref(store)
-  textarea.disabled = save.disabled = false
+  body.hidden = textarea.disabled = save.disabled = false
   hideConflict()
   show({ store, key: undefined, version: null, baseline: "", bytes: 0 })
   nameInput.focus()

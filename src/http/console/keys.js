@@ -22,6 +22,8 @@ const pageLabel = byId("page-label", HTMLElement)
 const newKey = byId("new-key", HTMLAnchorElement)
 const drop = byId("drop-store", HTMLButtonElement)
 const refresh = byId("refresh-keys", HTMLButtonElement)
+const body = byId("store-body", HTMLElement)
+const noStore = byId("no-store", HTMLElement)
 
 /** @type {string | undefined} */
 let store
@@ -100,6 +102,8 @@ export const openStore = async (name) => {
   prefix = prefixInput.value = ""
   info.textContent = ""
   list.replaceChildren()
+  body.hidden = refresh.hidden = name === undefined
+  noStore.hidden = name !== undefined
   if (name === undefined) {
     title.textContent = "No store open"
     return
