@@ -224,15 +224,15 @@ export const make = <E, R>(
     const read = <A>(store: string, key: string, f: (entry: Option.Option<Entry>) => A) =>
       Effect.flatMap(
         lookupWithKey(store, key),
-        (running) => Effect.map(Ref.get(running.snapshot), (snapshot) => f(HashMap.get(snapshot.entries, key)))
+        (running) => Effect.map(Ref.get(running.entries), (entries) => f(HashMap.get(entries, key)))
       )
     const getEntry = (store: string, key: string) => read(store, key, identity)
     const storeInfo = (store: string) =>
       Effect.flatMap(lookup(store), (running) =>
-        Effect.map(Ref.get(running.snapshot), (snapshot): StoreInfo => ({
-          size: HashMap.size(snapshot.entries),
-          version: snapshot.sequence
-        })))
+        Ref.modify(running.entries, (entries) => {
+          const info: StoreInfo = { size: HashMap.size(entries), version: running.version() }
+          return [info, entries] as const
+        }))
 
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
@@ -258,8 +258,8 @@ export const make = <E, R>(
         ).pipe(Effect.map((version) => version > 0)),
       keys: (store, keysOptions) =>
         Effect.flatMap(lookup(store), (running) =>
-          Effect.flatMap(Ref.get(running.snapshot), (snapshot) => Store.keyPage(snapshot.entries, keysOptions))),
-      size: (store) => Effect.map(storeInfo(store), (info) => info.size),
+          Effect.flatMap(Ref.get(running.entries), (entries) => Store.keyPage(entries, keysOptions))),
+      size: (store) => Effect.flatMap(lookup(store), (running) => Effect.map(Ref.get(running.entries), HashMap.size)),
       storeInfo,
       clear: (store) =>
         Effect.flatMap(lookup(store), (running) => running.server.call({ _tag: "Clear" }, callOptions)).pipe(

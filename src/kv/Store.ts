@@ -20,7 +20,7 @@ import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
 import * as Server from "../otp/Server.js"
-import { applyChange, type Change, type Entry, type Snapshot } from "../storage/Change.js"
+import { applyChange, type Change, type Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { Storage, type StoreLog } from "../storage/Storage.js"
 import { InvalidQuery, VersionMismatch } from "./Errors.js"
@@ -66,11 +66,15 @@ export interface Store {
    * the version of the delete or 0 if the key was absent; for a clear, the count of keys removed.
    */
   readonly server: Server.Server<Write, number, WriteError>
+  /** The acknowledged state; only the server writes it. */
+  readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
   /**
-   * The acknowledged state: the entries and the store's version (the version of its last
-   * change), published together so that a reader sees both at one moment. Only the server writes it.
+   * The version of the state in `entries` (of the store's last change), set in the same step as
+   * it: read both at once (`Ref.modify`) for a state and its version that agree.
+   *
+   * @since 0.2.0
    */
-  readonly snapshot: Ref.Ref<Snapshot>
+  readonly version: () => number
   /** Rewrites the store's log as a snapshot of its acknowledged state (compaction on demand). */
   readonly compact: Effect.Effect<void, StorageFailure>
 }
@@ -109,7 +113,12 @@ export const start = (
   Effect.gen(function*() {
     const storage = yield* Storage
     const log = yield* storage.open(name)
-    const ref = yield* Ref.make(log.recovered)
+    const ref = yield* Ref.make(log.recovered.entries)
+    let version = log.recovered.sequence
+    const publish = (entries: HashMap.HashMap<string, Entry>, sequence: number) => {
+      version = sequence
+      return entries
+    }
     const server = yield* Server.start<State, Write, number, WriteError>({
       init: Effect.succeed({
         log,
@@ -117,20 +126,21 @@ export const start = (
         sequence: log.recovered.sequence,
         failure: undefined
       }),
-      handleCalls: (writes, state) => commit(name, ref, writes, state),
+      handleCalls: (writes, state) => commit(name, ref, publish, writes, state),
       stopWhen: (state) => state.failure
     }, {
       name: `store:${name}`,
       capacity: options.capacity ?? 10_000,
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open
-    return { name, server, snapshot: ref, compact: log.compact }
+    return { name, server, entries: ref, version: () => version, compact: log.compact }
   })
 
 /** Applies a batch of writes: check each, append the changes as one batch, then publish. */
 const commit = (
   store: string,
-  ref: Ref.Ref<Snapshot>,
+  ref: Ref.Ref<HashMap.HashMap<string, Entry>>,
+  publish: (entries: HashMap.HashMap<string, Entry>, sequence: number) => HashMap.HashMap<string, Entry>,
   writes: ReadonlyArray<Write>,
   state: State
 ) =>
@@ -170,13 +180,14 @@ const commit = (
     }
     if (changes.length === 0) return [exits, state] as const
 
-    const after: Snapshot = { entries: HashMap.endMutation(entries), sequence }
+    const after = { entries: HashMap.endMutation(entries), sequence }
     const appended = yield* Effect.either(state.log.append(changes, after))
     if (Either.isLeft(appended)) {
       const failed = Exit.fail(appended.left)
       return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, failure: appended.left }] as const
     }
-    yield* Ref.set(ref, after)
+    // The state and its version change in one synchronous step: a reader sees both or neither.
+    yield* Ref.update(ref, () => publish(after.entries, sequence))
     return [exits, { ...state, entries: after.entries, sequence }] as const
   })
 
