@@ -81,6 +81,22 @@ export interface DeleteOptions {
 }
 
 /**
+ * What {@link KVService.storeInfo} tells of a store.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreInfo {
+  /** How many keys it holds. */
+  readonly size: number
+  /**
+   * The version of its last change (0 for a store never written). Every write takes the next
+   * version, so a key's version is at most this.
+   */
+  readonly version: number
+}
+
+/**
  * Why a store could not be reached: a bad name, its log could not be opened, it crashed past its
  * restart intensity (`StoreFailed`, until `restartStore`), the supervisor of the stores is being
  * restarted by the tree (`ServerStopped`: retry), or it was still starting when the call timeout
@@ -140,6 +156,8 @@ export interface KVService {
   readonly keys: (store: string, options?: Store.KeysOptions) => Effect.Effect<Store.KeyPage, StoreError | InvalidQuery>
   /** How many keys `store` holds. */
   readonly size: (store: string) => Effect.Effect<number, StoreError>
+  /** How many keys `store` holds and its version, read at one moment. */
+  readonly storeInfo: (store: string) => Effect.Effect<StoreInfo, StoreError>
   /** Removes every key of `store`; returns how many there were. */
   readonly clear: (store: string) => Effect.Effect<number, StoreError | Unavailable | OutcomeUnknown>
   /** The names of the stores that hold data, sorted. */
@@ -265,6 +283,12 @@ export const make = <E, R>(
     const bounded = <A, E>(store: string, effect: Effect.Effect<A, E>, doing: string) =>
       Deadline.goesOn(effect, scope, timeoutMillis, () =>
         new OutcomeUnknown({ store, reason: `it is still ${doing} after ${timeoutMillis} ms` }))
+    const storeInfo = (store: string) =>
+      withName(store, (running) =>
+        Ref.modify(running.entries, (entries) => {
+          const info: StoreInfo = { size: HashMap.size(entries), version: running.version() }
+          return [info, entries] as const
+        }))
 
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
@@ -295,6 +319,7 @@ export const make = <E, R>(
         withName(store, (running) =>
           Effect.flatMap(Ref.get(running.entries), (entries) => Store.keyPage(entries, keysOptions))),
       size: (store) => withName(store, (running) => Effect.map(Ref.get(running.entries), HashMap.size)),
+      storeInfo,
       clear: (store) =>
         withName(store, (running, callOptions) =>
           Effect.mapError(running.server.call({ _tag: "Clear" }, callOptions), outcomeOf(store))).pipe(
