@@ -139,7 +139,7 @@ export const make = (connection: Connection): Effect.Effect<Context.Tag.Service<
     return {
       get: (store, key) => fail({ store, key })(api.keys.get({ path: { store, key }, headers: {} })),
       put: (store, key, value) =>
-        fail({ store, key })(api.keys.put({ path: { store, key }, headers: {}, payload: value })).pipe(
+        fail({ store, key })(api.keys.put({ path: { store, key }, urlParams: {}, headers: {}, payload: value })).pipe(
           Effect.map((body) => body.version)
         ),
       delete: (store, key) => fail({ store, key })(api.keys.delete({ path: { store, key }, headers: {} })),

@@ -150,12 +150,29 @@ export type Unavailable = ServerStopped | CallTimeout | Overloaded
 export type WriteError = ReadError | InvalidValue | ValueTooLarge | InvalidTtl | VersionMismatch | Unavailable
 
 /**
+ * Why `expire` or `persist` failed; only one that succeeded changed the key.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type ExpireError = ReadError | InvalidTtl | VersionMismatch | Unavailable
+
+/**
  * Why an atomic write failed; none of it was applied.
  *
  * @since 0.2.0
  * @category errors
  */
-export type AtomicError = WriteError | AtomicCheckFailed | NotANumber | TooManyOperations | AtomicTooLarge
+export type AtomicError =
+  | ReadError
+  | InvalidValue
+  | ValueTooLarge
+  | InvalidTtl
+  | Unavailable
+  | AtomicCheckFailed
+  | NotANumber
+  | TooManyOperations
+  | AtomicTooLarge
 
 /**
  * The key-value store. Store names and keys are checked on every call; see `Limits`.
@@ -181,14 +198,14 @@ export interface KVService {
     key: string,
     ttl: Duration.DurationInput,
     options?: ExpireOptions
-  ) => Effect.Effect<Option.Option<number>, WriteError>
+  ) => Effect.Effect<Option.Option<number>, ExpireError>
   /**
    * Removes `key`'s expiry, keeping its value (Redis `PERSIST`); the key's new version (its
    * version as it is if it had no expiry), or none if it is absent.
    *
    * @since 0.2.0
    */
-  readonly persist: (store: string, key: string, options?: ExpireOptions) => Effect.Effect<Option.Option<number>, WriteError>
+  readonly persist: (store: string, key: string, options?: ExpireOptions) => Effect.Effect<Option.Option<number>, ExpireError>
   /**
    * Applies checks and operations to `store` as one write: all or nothing, also through a crash,
    * every operation at the same new version, which it returns (the store's version as it is if

@@ -334,7 +334,7 @@ const lossyNumber = (text: string): Problem | undefined => {
 
 /**
  * A time to live as whole milliseconds (rounded up), or `undefined` for `Duration.infinity` (no
- * expiry); anything but a positive duration fails with `InvalidTtl`.
+ * expiry); anything but a positive duration of at most 10^15 ms fails with `InvalidTtl`.
  *
  * @since 0.2.0
  * @category validation
@@ -347,8 +347,14 @@ export const checkTtl = (ttl: Duration.DurationInput): Either.Either<number | un
   if (!(millis > 0)) {
     return Either.left(new InvalidTtl({ reason: `it must be more than 0, not ${Duration.format(duration.value)}; to remove an expiry, persist the key` }))
   }
+  if (millis > maxTtlMillis) {
+    return Either.left(new InvalidTtl({ reason: `it is over ${maxTtlMillis} ms (31,000 years); for a key that never expires, give no ttl` }))
+  }
   return Either.right(Math.ceil(millis))
 }
+
+// Deadlines stay whole numbers of milliseconds well within a double's exact integers.
+const maxTtlMillis = 1e15
 
 /**
  * An atomic write as the caller gives it: checks, then operations applied in order.
