@@ -59,3 +59,18 @@ export const effectOpsPerSecond = <E, R>(
     return Effect.all(Array.from({ length: callers }, (_, c) => caller(c * 97)), { concurrency: "unbounded", discard: true })
       .pipe(Effect.map(() => count / ((performance.now() - start) / 1000)))
   })
+
+// What `heapAfter` measures, held here so that the collector cannot free it before the measure.
+const retained = new Set<unknown>()
+
+/** MiB of heap that `build`'s result holds after a full collection (exact with `node --expose-gc`). */
+export const heapAfter = async (build: () => Promise<unknown>) => {
+  const gc = (globalThis as { gc?: () => void }).gc
+  gc?.()
+  const before = process.memoryUsage().heapUsed
+  retained.add(await build())
+  gc?.()
+  const bytes = process.memoryUsage().heapUsed - before
+  retained.clear()
+  return bytes / 2 ** 20
+}

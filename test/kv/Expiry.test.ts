@@ -180,6 +180,22 @@ describe("expiry", () => {
       expect(yield* kv.get("s", "late")).toEqual(Option.some(1))
     }))
 
+  it.scoped("past a batch's 10,000 expiries the store goes on by itself, even with a timer that never fires", () =>
+    Effect.gen(function*() {
+      let now = 1_000_000
+      const { layer, recorded } = recording(Storage.layerMemory)
+      const kv = yield* build(layer).pipe(Effect.withClock(stoppedClock(() => now)))
+      for (let start = 0; start < 25_000; start += 1000) {
+        yield* kv.atomic("s", {
+          ops: Array.from({ length: 1000 }, (_, i) => ({ op: "put" as const, key: `k${start + i}`, value: i, ttl: "1 minute" }))
+        })
+      }
+      now += 60_000 // as after a wall-clock jump: the timer sleeps on
+      yield* kv.put("s", "trigger", 1)
+      yield* recorded.until((recorded) => expiries(recorded, "s") === 25_000)
+      expect(recorded.batches.slice(-3).map((batch) => batch.changes.length)).toEqual([10_001, 10_000, 5_000])
+    }))
+
   it.scoped("100,000 keys expiring at once are 10 batched appends, counted in effect_kv_expired_keys", () =>
     Effect.gen(function*() {
       const { layer, recorded } = recording(Storage.layerMemory)

@@ -170,15 +170,17 @@ export class Deadlines {
   }
 }
 
-// Effect's clock treats a sleep past setTimeout's limit (about 24.8 days) as forever; a long wait
-// is taken in steps instead, which also bounds how late a wall-clock jump can make an expiry.
-const longestSleep = Duration.hours(1)
+// A long wait is taken in steps: Effect's clock treats a sleep past setTimeout's limit (24.8 days)
+// as forever, and a deadline is wall-clock time, which can jump while the timer sleeps; after a
+// jump, the store's expiries (not its reads) are at most this late.
+const longestSleep = Duration.minutes(1)
 
 /** The store's one expiry timer. */
 export interface Timer {
   /**
    * Makes sure the timer fires by `deadline` (`Infinity`: no need), replacing a later one; an
-   * `Effect.void` when it already does, the common case.
+   * `Effect.void` when it already does, the common case. A deadline already passed (more keys
+   * due than one batch takes) fires at once.
    */
   readonly wakeBy: (deadline: number) => Effect.Effect<void>
 }
@@ -205,6 +207,7 @@ export const timer = (clock: Clock.Clock, fire: Effect.Effect<void>): Effect.Eff
 
     return {
       wakeBy: (deadline) => {
+        if (deadline <= clock.unsafeCurrentTimeMillis()) return fire
         if (deadline >= wakeAt) return Effect.void
         wakeAt = deadline
         const previous = sleeper
