@@ -50,9 +50,12 @@ export const liveSize = (entries: HashMap.HashMap<string, Entry>, earliest: numb
 
 /** Each key with a deadline and the deadline it had when it was taken from the heap. */
 export interface Due {
-  readonly keys: Array<string>
-  readonly deadlines: Array<number>
+  readonly keys: ReadonlyArray<string>
+  readonly deadlines: ReadonlyArray<number>
 }
+
+// What most batches take: nothing, and nothing allocated for it.
+const noneDue: Due = { keys: [], deadlines: [] }
 
 /** A min-heap of (deadline, key), in two arrays: no object per item, and the deadlines unboxed. */
 export class Deadlines {
@@ -82,7 +85,8 @@ export class Deadlines {
    * earliest first; stale items met on the way are dropped.
    */
   takeDue(entries: HashMap.HashMap<string, Entry>, now: number, max: number): Due {
-    const due: Due = { keys: [], deadlines: [] }
+    if (this.earliest() > now) return noneDue
+    const due = { keys: new Array<string>(), deadlines: new Array<number>() }
     while (due.keys.length < max && this.deadlines.length > 0 && this.deadlines[0]! <= now) {
       const deadline = this.deadlines[0]!
       const key = this.keys[0]!
@@ -207,6 +211,7 @@ export const timer = (clock: Clock.Clock, fire: Effect.Effect<void>): Effect.Eff
 
     return {
       wakeBy: (deadline) => {
+        if (deadline === Infinity) return Effect.void
         if (deadline <= clock.unsafeCurrentTimeMillis()) return fire
         if (deadline >= wakeAt) return Effect.void
         wakeAt = deadline
