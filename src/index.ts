@@ -16,6 +16,7 @@ export {
   type PutOptions,
   type ReadError,
   type StoreError,
+  type StoreInfo,
   type Unavailable,
   type WriteError
 } from "./kv/KV.js"

@@ -116,6 +116,22 @@ export interface ExpireOptions {
 }
 
 /**
+ * What {@link KVService.storeInfo} tells of a store.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreInfo {
+  /** How many keys it holds. */
+  readonly size: number
+  /**
+   * The version of its last change (0 for a store never written). Every write takes the next
+   * version, so a key's version is at most this.
+   */
+  readonly version: number
+}
+
+/**
  * Why a store could not be reached: a bad name, its log could not be opened, it crashed past its
  * restart intensity (`StoreFailed`, until `restartStore`), or the supervisor of the stores is being
  * restarted by the tree (`ServerStopped`: retry).
@@ -224,6 +240,8 @@ export interface KVService {
   readonly keys: (store: string, options?: Store.KeysOptions) => Effect.Effect<Store.KeyPage, StoreError | InvalidQuery>
   /** How many keys `store` holds. */
   readonly size: (store: string) => Effect.Effect<number, StoreError>
+  /** How many keys `store` holds and its version, read at one moment. */
+  readonly storeInfo: (store: string) => Effect.Effect<StoreInfo, StoreError>
   /** Removes every key of `store`; returns how many there were. */
   readonly clear: (store: string) => Effect.Effect<number, StoreError | Unavailable>
   /** The names of the stores that hold data, sorted. */
@@ -318,6 +336,13 @@ export const make = <E, R>(
       Effect.map(call(store, key, { _tag: "Touch", key, ttl, expected }), (version) =>
         version === 0 ? Option.none() : Option.some(version))
     const getEntry = (store: string, key: string) => read(store, key, identity)
+    const storeInfo = (store: string) =>
+      Effect.flatMap(lookup(store), (running) =>
+        Ref.modify(running.entries, (entries) => {
+          const size = Expiry.liveSize(entries, running.earliestExpiry(), clock.unsafeCurrentTimeMillis())
+          const info: StoreInfo = { size, version: running.version() }
+          return [info, entries] as const
+        }))
 
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
@@ -359,12 +384,14 @@ export const make = <E, R>(
             Ref.get(running.entries),
             (entries) => Store.keyPage(entries, keysOptions, clock.unsafeCurrentTimeMillis())
           )),
+      // The entries and their earliest deadline read in one step, as the store sets them.
       size: (store) =>
         Effect.flatMap(lookup(store), (running) =>
-          Effect.map(
-            Ref.get(running.entries),
-            (entries) => Expiry.liveSize(entries, running.earliestExpiry(), clock.unsafeCurrentTimeMillis())
-          )),
+          Ref.modify(running.entries, (entries) => [
+            Expiry.liveSize(entries, running.earliestExpiry(), clock.unsafeCurrentTimeMillis()),
+            entries
+          ])),
+      storeInfo,
       clear: (store) =>
         Effect.flatMap(lookup(store), (running) => running.server.call({ _tag: "Clear" }, callOptions)).pipe(
           // A clear compares no versions and makes no atomic write.

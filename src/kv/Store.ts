@@ -123,6 +123,13 @@ export interface Store {
   readonly server: Server.Server<Write, number, WriteError, ExpireDue>
   /** The acknowledged state; only the server writes it. Entries past their deadline are absent to readers. */
   readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
+  /**
+   * The version of the state in `entries` (of the store's last change), set in the same step as
+   * it: read both at once (`Ref.modify`) for a state and its version that agree.
+   *
+   * @since 0.2.0
+   */
+  readonly version: () => number
   /** Rewrites the store's log as a snapshot of its acknowledged state (compaction on demand). */
   readonly compact: Effect.Effect<void, StorageFailure>
   /**
@@ -187,6 +194,8 @@ interface Owned {
   readonly clock: Clock.Clock
   readonly deadlines: Expiry.Deadlines
   readonly timer: Expiry.Timer
+  /** The version of the entries in `ref`. */
+  version: number
   /** A lower bound of the deadlines of the entries in `ref`. */
   earliest: number
 }
@@ -222,6 +231,7 @@ export const start = (
       clock,
       deadlines,
       timer: yield* Expiry.timer(clock, fire),
+      version: log.recovered.sequence,
       earliest: deadlines.earliest()
     }
     server = yield* Server.start<State, Write, number, WriteError, ExpireDue>({
@@ -240,7 +250,14 @@ export const start = (
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open
     yield* owned.timer.wakeBy(deadlines.earliest())
-    return { name, server, entries: ref, compact: log.compact, earliestExpiry: () => owned.earliest }
+    return {
+      name,
+      server,
+      entries: ref,
+      version: () => owned.version,
+      compact: log.compact,
+      earliestExpiry: () => owned.earliest
+    }
   })
 
 /**
@@ -331,10 +348,13 @@ const commit = (
       return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, failure: appended.left }] as const
     }
     owned.deadlines.track(changes, after.entries)
-    // A bound for the old entries and the new alike while the Ref changes over.
-    owned.earliest = Math.min(owned.earliest, owned.deadlines.earliest())
-    yield* Ref.set(owned.ref, after.entries)
-    owned.earliest = owned.deadlines.earliest()
+    // The state, its version and its earliest deadline change in one synchronous step: a reader
+    // sees all of them or none.
+    yield* Ref.update(owned.ref, () => {
+      owned.version = sequence
+      owned.earliest = owned.deadlines.earliest()
+      return after.entries
+    })
     if (due.keys.length > 0) yield* Metric.incrementBy(Expiry.expiredKeys, due.keys.length)
     yield* owned.timer.wakeBy(owned.deadlines.earliest())
     return [exits, { ...state, entries: after.entries, sequence }] as const
@@ -403,12 +423,14 @@ export const keyPage = (
   const after = options.after
   // The smallest `limit + 1` keys, sorted: one more than the page tells whether a next exists.
   const smallest: Array<string> = []
-  for (const [key, entry] of entries) {
-    if (!key.startsWith(prefix) || (after !== undefined && key <= after) || Expiry.isExpired(entry, now)) continue
-    if (smallest.length > limit && key >= smallest[limit]!) continue
+  // forEach, not HashMap.keys: at 1M keys a page takes 0.59x the time (first page), 0.73x
+  // (prefix), 0.66x (after): medians of 7 interleaved rounds each, on the shared 2-core machine.
+  HashMap.forEach(entries, (entry, key) => {
+    if (!key.startsWith(prefix) || (after !== undefined && key <= after) || Expiry.isExpired(entry, now)) return
+    if (smallest.length > limit && key >= smallest[limit]!) return
     smallest.splice(insertionPoint(smallest, key), 0, key)
     if (smallest.length > limit + 1) smallest.pop()
-  }
+  })
   const hasNext = smallest.length > limit
   const keys = hasNext ? smallest.slice(0, limit) : smallest
   return Effect.succeed({ keys, next: hasNext ? Option.some(keys[keys.length - 1]!) : Option.none() })
