@@ -61,6 +61,7 @@ describe("expiry", () => {
       expect(yield* kv.get("s", "k")).toEqual(Option.none())
       expect(yield* kv.has("s", "k")).toBe(false)
       expect(yield* kv.size("s")).toBe(0)
+      expect(yield* kv.storeInfo("s")).toEqual({ size: 0, version })
       expect((yield* kv.keys("s")).keys).toEqual([])
       // Turned back, the clock shows the key again: the reads decided, nothing was written.
       now -= 1
