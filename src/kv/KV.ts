@@ -25,20 +25,24 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type { CallTimeout, Overloaded, ServerStopped } from "../otp/Server.js"
 import type * as Supervisor from "../otp/Supervisor.js"
-import type { Entry } from "../storage/Change.js"
+import type { Change, Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import * as Storage from "../storage/Storage.js"
 import type {
+  HistoryCompacted,
   InvalidKey,
   InvalidName,
   InvalidQuery,
   InvalidValue,
   StoreFailed,
   ValueTooLarge,
-  VersionMismatch
+  VersionMismatch,
+  WatchLagged
 } from "./Errors.js"
+import * as Feed from "./Feed.js"
 import { checkKey, checkName, defaultLimits, encodeValue, type Limits } from "./Limits.js"
 import * as Store from "./Store.js"
 import type * as Stores from "./Stores.js"
@@ -50,6 +54,13 @@ export type {
   /** @since 0.1.0 @category models */
   KeysOptions
 } from "./Store.js"
+
+export type {
+  /** @since 0.2.0 @category models */
+  Subscription,
+  /** @since 0.2.0 @category models */
+  WatchOptions
+} from "./Feed.js"
 
 /**
  * Conditions on a put.
@@ -112,6 +123,62 @@ export type Unavailable = ServerStopped | CallTimeout | Overloaded
 export type WriteError = ReadError | InvalidValue | ValueTooLarge | VersionMismatch | Unavailable
 
 /**
+ * Why a watch could not begin: the store could not be reached, `since` is not a version of the
+ * store (`InvalidQuery`), or the changes after it are no longer held (`HistoryCompacted`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type SubscribeError = StoreError | InvalidQuery | HistoryCompacted
+
+/**
+ * Why a watch failed: it could not begin, or it fell behind (`WatchLagged`: resume from its
+ * `lastVersion`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type WatchError = SubscribeError | WatchLagged
+
+/**
+ * One entry of a page of `entries`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface KeyEntry {
+  readonly key: string
+  readonly value: unknown
+  readonly version: number
+  readonly expiresAt: number | undefined
+}
+
+/**
+ * A page of entries, sorted by key, read at the store's version `version`: watch with
+ * `since: version` to follow on from it without a gap.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface EntryPage {
+  readonly entries: ReadonlyArray<KeyEntry>
+  readonly next: Option.Option<string>
+  readonly version: number
+}
+
+/**
+ * A whole store at one version: `entries` in key order, `size` of them.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreExport {
+  readonly version: number
+  readonly size: number
+  readonly entries: Iterable<readonly [string, Entry]>
+}
+
+/**
  * The key-value store. Store names and keys are checked on every call; see `Limits`.
  *
  * @since 0.1.0
@@ -147,6 +214,38 @@ export interface KVService {
   readonly supervisor: Supervisor.Supervisor
   /** Rewrites `store`'s log as a snapshot of its state, reclaiming the space of dead records. */
   readonly compact: (store: string) => Effect.Effect<void, StoreError>
+  /**
+   * One page of `store`'s entries with their values, sorted by key (as `keys` pages them), and
+   * the store's version at which the page was read.
+   *
+   * @since 0.2.0
+   */
+  readonly entries: (store: string, options?: Store.KeysOptions) => Effect.Effect<EntryPage, StoreError | InvalidQuery>
+  /**
+   * Every entry of `store`, in key order, as of one version.
+   *
+   * @since 0.2.0
+   */
+  readonly exportStore: (store: string) => Effect.Effect<StoreExport, StoreError>
+  /**
+   * The acknowledged changes of `store` (those of keys with `prefix`, and every clear), in version
+   * order, each once: with `since`, first every change after that version, then live. A watcher
+   * that falls `watchBuffer` changes behind fails with `WatchLagged`; the stream completes when
+   * the store is dropped or `KV` closes.
+   *
+   * @since 0.2.0
+   */
+  readonly watch: (store: string, options?: Feed.WatchOptions) => Stream.Stream<Change, WatchError>
+  /**
+   * `watch`, begun now in the scope: a watch that cannot begin fails here, before any change,
+   * and the subscription says the version its changes start after. Closing the scope ends it.
+   *
+   * @since 0.2.0
+   */
+  readonly subscribe: (
+    store: string,
+    options?: Feed.WatchOptions
+  ) => Effect.Effect<Feed.Subscription, SubscribeError, Scope.Scope>
 }
 
 /**
@@ -168,6 +267,20 @@ export interface KVOptions {
   readonly idleTimeout?: Duration.DurationInput
   /** Each store's restart intensity: more than 3 restarts in 5 seconds fail it, by default. */
   readonly storeRestarts?: Stores.StoreRestarts
+  /**
+   * Changes kept per store for watches that resume (`since`), default 10,000. After a restart of
+   * the process, a store's history is what its log holds since its last compaction.
+   *
+   * @since 0.2.0
+   */
+  readonly watchHistory?: number
+  /**
+   * Changes a watcher may have unread before it fails with `WatchLagged`, default 10,000. A
+   * store keeps `max(watchHistory, watchBuffer)` changes, whatever the number of watchers.
+   *
+   * @since 0.2.0
+   */
+  readonly watchBuffer?: number
 }
 
 /**
@@ -183,12 +296,19 @@ export const make = <E, R>(
 ): Effect.Effect<KVService, E, R | Scope.Scope> =>
   Effect.gen(function*() {
     const limits: Limits = { ...defaultLimits, ...options.limits }
+    const feeds = Feed.makeFeeds({
+      ...(options.watchHistory === undefined ? {} : { history: options.watchHistory }),
+      ...(options.watchBuffer === undefined ? {} : { buffer: options.watchBuffer })
+    })
     const tree = yield* Tree.make(storage, {
+      feeds,
       ...(options.mailboxCapacity === undefined ? {} : { capacity: options.mailboxCapacity }),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
       ...(options.storeRestarts === undefined ? {} : { storeRestarts: options.storeRestarts })
     })
+    // Added after the tree, so run before it closes: watchers end at once, not after the stores.
+    yield* Effect.addFinalizer(() => Effect.sync(feeds.endAll))
     const registry = tree.stores
     const callOptions = options.callTimeout === undefined ? {} : { timeout: options.callTimeout }
 
@@ -209,6 +329,18 @@ export const make = <E, R>(
         (running) => Effect.map(Ref.get(running.entries), (entries) => f(HashMap.get(entries, key)))
       )
     const getEntry = (store: string, key: string) => read(store, key, identity)
+    // The state and its version in one synchronous step, so that they agree.
+    const stateOf = (store: string) =>
+      Effect.flatMap(lookup(store), (running) =>
+        Ref.modify(running.entries, (entries) => [[entries, running.version()] as const, entries]))
+    const subscribe = (
+      store: string,
+      watchOptions: Feed.WatchOptions = {}
+    ): Effect.Effect<Feed.Subscription, SubscribeError, Scope.Scope> =>
+      Effect.flatMap(lookup(store), (running) =>
+        Effect.flatMap(feeds.subscribe(running.feed, watchOptions), (subscription) =>
+          // The store closed between the lookup and now, and its feed with it: look it up again.
+          Option.isSome(subscription) ? Effect.succeed(subscription.value) : subscribe(store, watchOptions)))
 
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
@@ -244,10 +376,34 @@ export const make = <E, R>(
       stores: Effect.flatMap(tree.storage, (storage) => storage.stores),
       dropStore: (store) =>
         Effect.flatMap(checkName(limits, store), (name) =>
-          Effect.zipRight(registry.stop(name), Effect.flatMap(tree.storage, (storage) => storage.drop(name)))),
+          Effect.zipRight(registry.stop(name), Effect.flatMap(tree.storage, (storage) => storage.drop(name))).pipe(
+            Effect.zipRight(Effect.sync(() => feeds.end(name)))
+          )),
       restartStore: (store) => Effect.flatMap(checkName(limits, store), registry.restart),
       supervisor: tree.root,
-      compact: (store) => Effect.flatMap(lookup(store), (running) => running.compact)
+      compact: (store) => Effect.flatMap(lookup(store), (running) => running.compact),
+      entries: (store, keysOptions) =>
+        Effect.flatMap(stateOf(store), ([entries, version]) =>
+          Effect.map(Store.keyPage(entries, keysOptions), (page) => ({
+            entries: page.keys.map((key) => {
+              const entry = Option.getOrThrow(HashMap.get(entries, key))
+              return { key, value: entry.value, version: entry.version, expiresAt: entry.expiresAt }
+            }),
+            next: page.next,
+            version
+          }))),
+      exportStore: (store) =>
+        Effect.map(stateOf(store), ([entries, version]) => {
+          const keys = Array.from(HashMap.keys(entries)).sort()
+          // Taken one at a time from the state as it was read: no second copy of a large store.
+          const inKeyOrder = function*() {
+            for (const key of keys) yield [key, Option.getOrThrow(HashMap.get(entries, key))] as const
+          }
+          return { version, size: keys.length, entries: { [Symbol.iterator]: inKeyOrder } }
+        }),
+      watch: (store, watchOptions) =>
+        Stream.unwrapScoped(Effect.map(subscribe(store, watchOptions), (subscription) => subscription.changes)),
+      subscribe
     }
     return service
   })

@@ -5,7 +5,8 @@
  * once, checks each against the current state (compare-and-set), appends the resulting changes
  * to the store's log as one batch, and only then publishes the new state in its `Ref` and
  * answers the callers. Reads do not queue: they read the `Ref`, so a read that starts after a
- * write was acknowledged sees it.
+ * write was acknowledged sees it. The batch's changes go to the store's `Feed` in the same
+ * synchronous step as the `Ref` is set, so watchers see exactly what readers see.
  *
  * If the log fails, the writes of that batch fail with the storage error and the store stops,
  * so that its next use reopens the log and recovers what was really written.
@@ -24,6 +25,7 @@ import { applyChange, type Change, type Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { Storage, type StoreLog } from "../storage/Storage.js"
 import { InvalidQuery, VersionMismatch } from "./Errors.js"
+import * as Feed from "./Feed.js"
 
 /**
  * A write as the store's server receives it. `expected` is a compare-and-set condition:
@@ -68,6 +70,19 @@ export interface Store {
   readonly server: Server.Server<Write, number, WriteError>
   /** The acknowledged state; only the server writes it. */
   readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
+  /**
+   * The version of the state in `entries`, set in the same step as it: read both at once
+   * (`Ref.modify`) for a state and its version that agree.
+   *
+   * @since 0.2.0
+   */
+  readonly version: () => number
+  /**
+   * The feed the store publishes its changes to.
+   *
+   * @since 0.2.0
+   */
+  readonly feed: Feed.Feed
   /** Rewrites the store's log as a snapshot of its acknowledged state (compaction on demand). */
   readonly compact: Effect.Effect<void, StorageFailure>
 }
@@ -83,6 +98,13 @@ export interface StoreOptions {
   readonly capacity?: number
   /** The most writes committed as one batch (default 1,000). */
   readonly maxBatch?: number
+  /**
+   * The feeds the store publishes to, shared by its incarnations; without them the store's feed is
+   * its own and keeps no history.
+   *
+   * @since 0.2.0
+   */
+  readonly feeds?: Feed.Feeds
 }
 
 interface State {
@@ -105,8 +127,19 @@ export const start = (
 ): Effect.Effect<Store, StorageFailure, Storage | Scope.Scope> =>
   Effect.gen(function*() {
     const storage = yield* Storage
-    const log = yield* storage.open(name)
+    const feeds = options.feeds ?? Feed.makeFeeds({ history: 0, buffer: 1 })
+    const log = yield* storage.open(name, { history: feeds.history })
     const ref = yield* Ref.make(log.recovered.entries)
+    const feed = yield* Effect.acquireRelease(
+      Effect.sync(() => feeds.attach(name, log.recovered.sequence, log.recent)),
+      (feed) => Effect.sync(() => feeds.detach(feed))
+    )
+    let version = log.recovered.sequence
+    const publish = (entries: HashMap.HashMap<string, Entry>, changes: ReadonlyArray<Change>, sequence: number) => {
+      version = sequence
+      feed.publish(changes)
+      return entries
+    }
     const server = yield* Server.start<State, Write, number, WriteError>({
       init: Effect.succeed({
         log,
@@ -114,20 +147,21 @@ export const start = (
         sequence: log.recovered.sequence,
         failure: undefined
       }),
-      handleCalls: (writes, state) => commit(name, ref, writes, state),
+      handleCalls: (writes, state) => commit(name, ref, publish, writes, state),
       stopWhen: (state) => state.failure
     }, {
       name: `store:${name}`,
       capacity: options.capacity ?? 10_000,
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open
-    return { name, server, entries: ref, compact: log.compact }
+    return { name, server, entries: ref, version: () => version, feed, compact: log.compact }
   })
 
 /** Applies a batch of writes: check each, append the changes as one batch, then publish. */
 const commit = (
   store: string,
   ref: Ref.Ref<HashMap.HashMap<string, Entry>>,
+  publish: (entries: HashMap.HashMap<string, Entry>, changes: ReadonlyArray<Change>, sequence: number) => HashMap.HashMap<string, Entry>,
   writes: ReadonlyArray<Write>,
   state: State
 ) =>
@@ -173,7 +207,9 @@ const commit = (
       const failed = Exit.fail(appended.left)
       return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, failure: appended.left }] as const
     }
-    yield* Ref.set(ref, after.entries)
+    // The state, its version and the feed change in one synchronous step (no yield between):
+    // `entries` then `watch` from its version misses nothing and repeats nothing.
+    yield* Ref.update(ref, () => publish(after.entries, changes, sequence))
     return [exits, { ...state, entries: after.entries, sequence }] as const
   })
 

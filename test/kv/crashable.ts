@@ -44,9 +44,9 @@ export const crashable = (control: Control): Layer.Layer<Storage.Storage, never,
       Storage.Storage,
       Effect.map(Storage.Storage, (storage) => ({
         ...storage,
-        open: (store: string) =>
+        open: (store: string, options?: Storage.OpenOptions) =>
           Effect.gen(function*() {
-            const log = yield* storage.open(store)
+            const log = yield* storage.open(store, options)
             control.openNow++
             control.opened++
             yield* Effect.addFinalizer(() => Effect.sync(() => control.openNow--))
