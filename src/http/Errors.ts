@@ -10,8 +10,16 @@
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Schema from "effect/Schema"
-import type { InvalidKey, InvalidName, InvalidQuery, InvalidValue, ValueTooLarge, VersionMismatch } from "../kv/Errors.js"
-import type { ReadError, StoreError, WriteError } from "../kv/KV.js"
+import type {
+  HistoryCompacted,
+  InvalidKey,
+  InvalidName,
+  InvalidQuery,
+  InvalidValue,
+  ValueTooLarge,
+  VersionMismatch
+} from "../kv/Errors.js"
+import type { ReadError, StoreError, SubscribeError, WriteError } from "../kv/KV.js"
 
 const fields = { error: Schema.String, message: Schema.String }
 
@@ -46,6 +54,14 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
  * @category errors
  */
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", fields) {}
+
+/**
+ * 410: a watch asked for changes that are no longer held (`HistoryCompacted`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class Gone extends Schema.TaggedError<Gone>()("Gone", fields) {}
 
 /**
  * 412: an `If-Match` or `If-None-Match` condition failed.
@@ -140,6 +156,18 @@ export const UnauthorizedResponse = response(Unauthorized, 401, "The server want
 export const NotFoundResponse = response(NotFound, 404, "No such key")
 
 /**
+ * The 410 response, for a watch whose history is gone.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const GoneResponse = response(
+  Gone,
+  410,
+  "The changes after the version asked for are no longer held; read the store again and watch from its version"
+)
+
+/**
  * The 412 response, as endpoints declare it.
  *
  * @since 0.1.0
@@ -217,6 +245,7 @@ export type HttpError =
   | BadRequest
   | Unauthorized
   | NotFound
+  | Gone
   | PreconditionFailed
   | PayloadTooLarge
   | UnsupportedMediaType
@@ -230,7 +259,7 @@ export type HttpError =
  * @since 0.1.0
  * @category models
  */
-export type KVError = WriteError | ReadError | StoreError | InvalidQuery
+export type KVError = WriteError | ReadError | StoreError | InvalidQuery | SubscribeError
 
 /**
  * The HTTP error that a `KV` failure `E` becomes; the rest are the store being unavailable.
@@ -242,13 +271,14 @@ export type KVError = WriteError | ReadError | StoreError | InvalidQuery
 export type FromKV<E extends { readonly _tag: string }> = E extends InvalidName | InvalidKey | InvalidValue | InvalidQuery
   ? BadRequest
   : E extends ValueTooLarge ? PayloadTooLarge
+  : E extends HistoryCompacted ? Gone
   : E extends VersionMismatch ? PreconditionFailed
   : E extends { readonly _tag: "OutcomeUnknown" } ? GatewayTimeout
   : E extends { readonly _tag: "DiskFull" } ? InsufficientStorage
   : ServiceUnavailable
 
 /**
- * The HTTP error for a failure of the `KV` service: 400, 412, 413, 503, and 504 and 507 once
+ * The HTTP error for a failure of the `KV` service: 400, 410, 412, 413, 503, and 504 and 507 once
  * `KV` has `OutcomeUnknown` and `DiskFull`.
  *
  * @since 0.1.0
@@ -269,6 +299,8 @@ const fromKVError = (error: { readonly _tag: string; readonly message: string })
       return new BadRequest(body)
     case "ValueTooLarge":
       return new PayloadTooLarge(body)
+    case "HistoryCompacted":
+      return new Gone(body)
     case "VersionMismatch":
       return new PreconditionFailed(body)
     case "OutcomeUnknown":

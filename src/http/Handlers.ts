@@ -12,7 +12,9 @@ import * as Option from "effect/Option"
 import { KV, type PutOptions } from "../kv/KV.js"
 import { KvApi } from "./Api.js"
 import { readValue, withinBudget } from "./Body.js"
+import * as Entries from "./Entries.js"
 import { fromKV, NotFound } from "./Errors.js"
+import * as Watch from "./Watch.js"
 
 const keyNotFound = (store: string, key: string) =>
   new NotFound({
@@ -47,6 +49,12 @@ const putOptions = (headers: { readonly "if-match"?: number; readonly "if-none-m
 export interface HandlerOptions {
   readonly maxBodyBytes: number
   readonly maxBodyBytesInFlight: number
+  /**
+   * Completes when the server begins to drain: open watches end then (default: never).
+   *
+   * @since 0.2.0
+   */
+  readonly closing?: Effect.Effect<void>
 }
 
 const keys = (options: HandlerOptions) =>
@@ -95,4 +103,5 @@ const keys = (options: HandlerOptions) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: HandlerOptions) => Layer.mergeAll(health, stores, keys(options))
+export const layer = (options: HandlerOptions) =>
+  Layer.mergeAll(health, stores, keys(options), Entries.layer, Watch.layer({ closing: options.closing ?? Effect.never }))
