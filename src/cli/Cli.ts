@@ -21,6 +21,7 @@ import * as Output from "./Output.js"
 import { serve } from "./Serve.js"
 import * as Transfer from "./Transfer.js"
 import { verify } from "./Verify.js"
+import { watch } from "./Watch.js"
 
 const name = "effect-kv"
 
@@ -32,6 +33,7 @@ const subcommands = [
   ClientCommands.keys,
   ClientCommands.stores,
   ClientCommands.restart,
+  watch,
   verify,
   compact,
   Transfer.exportCommand,
