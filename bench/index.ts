@@ -8,13 +8,15 @@ import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
 import { run as storage } from "./storage.js"
 import { run as supervision } from "./supervision.js"
+import { run as watch } from "./watch.js"
 
 const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["kv", kv],
   ["calls", calls],
   ["storage", storage],
   ["http", http],
-  ["supervision", supervision]
+  ["supervision", supervision],
+  ["watch", watch]
 ]
 
 // Names first; options (`calls --baseline DIR`) after them are read by the benchmarks themselves.

@@ -18,6 +18,7 @@
  *
  * @since 0.2.0
  */
+import * as Channel from "effect/Channel"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
@@ -94,7 +95,7 @@ export interface Feed {
   readonly store: string
   /** The version of the last change published. */
   readonly version: number
-  /** Publishes a batch of acknowledged changes, in version order. */
+  /** Publishes a batch of acknowledged changes, in version order; the array is kept, not copied. */
   readonly publish: (changes: ReadonlyArray<Change>) => void
 }
 
@@ -160,6 +161,8 @@ class FeedImpl implements Feed {
   running = 0
   watchers = 0
   readonly waiting = new Set<Watcher>()
+  /** The changes of the last publish, indices `start` to `end`, as one chunk that watchers share. */
+  lastBatch: { readonly start: number; readonly end: number; readonly chunk: Chunk.Chunk<Change> } | undefined = undefined
 
   constructor(
     readonly store: string,
@@ -174,6 +177,7 @@ class FeedImpl implements Feed {
 
   seed(sequence: number, recent: ReadonlyArray<Change>) {
     this.ring.fill(undefined)
+    this.lastBatch = undefined
     this.tail = this.head
     const from = Math.max(0, recent.length - this.capacity)
     // Versions are consecutive: each change takes the store's next sequence number.
@@ -185,10 +189,14 @@ class FeedImpl implements Feed {
   publish(changes: ReadonlyArray<Change>) {
     if (changes.length === 0 || this.ended) return
     const capacity = this.capacity
+    const start = this.head
     for (const change of changes) {
       if (this.head - this.tail === capacity) this.floor = this.ring[this.tail++ % capacity]!.version
       this.ring[this.head++ % capacity] = change
     }
+    this.lastBatch = changes.length <= maxChunk
+      ? { start, end: this.head, chunk: Chunk.unsafeFromArray(changes) }
+      : undefined
     this.version = changes[changes.length - 1]!.version
     this.wakeAll()
   }
@@ -220,31 +228,55 @@ class FeedImpl implements Feed {
     return this.ended || watcher.closed || watcher.epoch !== this.epoch || watcher.position !== this.head
   }
 
-  /** What a watcher reads next: a chunk, its end or its lag; `undefined` when it must wait. */
-  read(watcher: Watcher): Effect.Effect<Chunk.Chunk<Change>, Option.Option<WatchLagged>> | undefined {
+  /** The changes from index `start` to `end`, copied out of the ring at once. */
+  slice(start: number, end: number): Array<Change> {
+    const from = start % this.capacity
+    const to = from + end - start
+    return to <= this.capacity
+      ? this.ring.slice(from, to) as Array<Change>
+      : (this.ring.slice(from) as Array<Change>).concat(this.ring.slice(0, to - this.capacity) as Array<Change>)
+  }
+
+  matching(start: number, end: number, prefix: string): Array<Change> {
+    const out: Array<Change> = []
+    for (let i = start; i < end; i++) {
+      const change = matching(this.ring[i % this.capacity]!, prefix)
+      if (change !== undefined) out.push(change)
+    }
+    return out
+  }
+
+  /** What a watcher reads next: a chunk, the end, its lag, or `wait` for the store to publish. */
+  read(watcher: Watcher): Chunk.Chunk<Change> | WatchLagged | typeof end | typeof wait {
     while (true) {
-      if (this.ended || watcher.closed) return ended
+      if (this.ended || watcher.closed) return end
       if (
         watcher.epoch !== this.epoch || watcher.position < this.tail ||
         this.head - Math.max(watcher.position, watcher.joined) > this.buffer
       ) {
-        return Effect.fail(Option.some(new WatchLagged({ store: this.store, lastVersion: watcher.lastVersion })))
+        return new WatchLagged({ store: this.store, lastVersion: watcher.lastVersion })
       }
-      if (watcher.position === this.head) return undefined
-      const end = Math.min(this.head, watcher.position + maxChunk)
-      const out: Array<Change> = []
-      for (let i = watcher.position; i < end; i++) {
-        const change = matching(this.ring[i % this.capacity]!, watcher.prefix)
-        if (change !== undefined) out.push(change)
+      const start = watcher.position
+      if (start === this.head) return wait
+      const stop = Math.min(this.head, start + maxChunk)
+      watcher.lastVersion = this.ring[(stop - 1) % this.capacity]!.version
+      watcher.position = stop
+      if (watcher.prefix !== "") {
+        const out = this.matching(start, stop, watcher.prefix)
+        if (out.length > 0) return Chunk.unsafeFromArray(out)
+      } else {
+        // A watcher that keeps up reads what the last publish added: every such watcher shares its chunk.
+        const last = this.lastBatch
+        return last !== undefined && last.start === start && last.end === stop
+          ? last.chunk
+          : Chunk.unsafeFromArray(this.slice(start, stop))
       }
-      watcher.lastVersion = this.ring[(end - 1) % this.capacity]!.version
-      watcher.position = end
-      if (out.length > 0) return Effect.succeed(Chunk.unsafeFromArray(out))
     }
   }
 }
 
-const ended = Effect.fail(Option.none())
+const end = "end" as const
+const wait = "wait" as const
 
 const inPrefix = (prefix: string) => (change: Put | Delete) => change.key.startsWith(prefix)
 
@@ -264,9 +296,11 @@ const matching = (change: Change, prefix: string): Change | undefined => {
   }
 }
 
-// Reads the watcher's next chunk, waiting on its own fiber for the store to publish one.
+// The watcher's changes, read on its own fiber: each read takes what the store published since
+// the last, or waits for it. A channel of its own, as Stream.repeatEffectChunkOption cost more CPU
+// per read: 100 watchers woken 1,000 times each, 12-19 us a read against 8-11 us (3 runs each).
 const changesOf = (feed: FeedImpl, watcher: Watcher): Stream.Stream<Change, WatchLagged> => {
-  const wait = Effect.async<void>((resume) => {
+  const waitForNews = Effect.async<void>((resume) => {
     // The store may have published between the read and here.
     if (feed.hasNews(watcher)) return resume(Effect.void)
     watcher.wake = () => resume(Effect.void)
@@ -275,11 +309,19 @@ const changesOf = (feed: FeedImpl, watcher: Watcher): Stream.Stream<Change, Watc
       feed.waiting.delete(watcher)
     })
   })
-  const next: Effect.Effect<Chunk.Chunk<Change>, Option.Option<WatchLagged>> = Effect.suspend(() =>
-    feed.read(watcher) ?? Effect.zipRight(wait, next)
+  const take: Effect.Effect<Chunk.Chunk<Change> | typeof end, WatchLagged> = Effect.suspend(() => {
+    const next = feed.read(watcher)
+    return next === wait ? waitThenTake : next === end ? ended : Chunk.isChunk(next) ? Effect.succeed(next) : Effect.fail(next)
+  })
+  const waitThenTake = Effect.zipRight(waitForNews, take)
+  const loop: Channel.Channel<Chunk.Chunk<Change>, unknown, WatchLagged, unknown, void, unknown> = Channel.flatMap(
+    Channel.fromEffect(take),
+    (chunk) => chunk === end ? Channel.void : Channel.zipRight(Channel.write(chunk), loop)
   )
-  return Stream.repeatEffectChunkOption(next)
+  return Stream.fromChannel(loop)
 }
+
+const ended = Effect.succeed(end)
 
 /**
  * The feeds of one `KV`: see the module for what they do.
