@@ -13,7 +13,7 @@
  */
 import { Chunk, Duration, Effect, ManagedRuntime, Stream } from "effect"
 import { KV, type KVService } from "../src/kv/KV.js"
-import { format, heading, report } from "./report.js"
+import { effectOpsPerSecond, format, heading, report } from "./report.js"
 import { compare } from "./rounds.js"
 
 const keyCount = 10_000
@@ -55,24 +55,18 @@ const measure = (kv: KVService, store: string, watchers: number): Effect.Effect<
             for (const change of changes) seen.set(change.version, now)
           }
         }))), { discard: true })
-    let writes = 0
     const cpu = process.cpuUsage()
     const start = performance.now()
-    const deadline = start + millis
-    const caller = (offset: number) =>
-      Effect.gen(function*() {
-        let i = offset
-        while (performance.now() < deadline) {
-          const at = performance.now()
-          const version = yield* kv.put(store, keys[i++ % keyCount]!, value)
+    const writesPerSecond = yield* effectOpsPerSecond(callers, (i) =>
+      Effect.suspend(() => {
+        const at = performance.now()
+        return Effect.map(kv.put(store, keys[i % keyCount]!, value), (version) => {
           acked.set(version, performance.now())
           called[version] = at
-          writes++
-        }
-      })
-    yield* Effect.all(Array.from({ length: callers }, (_, c) => caller(c * 97)), { concurrency: "unbounded", discard: true })
-    const written = performance.now()
+        })
+      }), millis)
     const used = process.cpuUsage(cpu)
+    const writes = acked.size
     const final = from + writes
     while (last.some((version) => version < final)) yield* Effect.sleep(Duration.millis(1))
     const caughtUp = performance.now()
@@ -87,7 +81,7 @@ const measure = (kv: KVService, store: string, watchers: number): Effect.Effect<
       callToEvent.push(event - called[version]!)
     }
     return {
-      writesPerSecond: writes / ((written - start) / 1000),
+      writesPerSecond,
       writesPerCpuSecond: writes / ((used.user + used.system) / 1e6),
       eventsPerSecond: delivered / ((caughtUp - start) / 1000),
       ackToEvent,

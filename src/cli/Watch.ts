@@ -5,7 +5,6 @@
  *
  * @since 0.2.0
  */
-import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import type * as HttpClient from "@effect/platform/HttpClient"
@@ -15,6 +14,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Stream from "effect/Stream"
 import * as Client from "./Client.js"
+import * as ClientCommands from "./ClientCommands.js"
 import { RequestFailed } from "./Errors.js"
 import { printLine } from "./Output.js"
 
@@ -141,9 +141,7 @@ const retryable = (error: Client.ClientError): boolean =>
  * @category commands
  */
 export const watch = Command.make("watch", {
-  store: Args.text({ name: "STORE" }).pipe(
-    Args.withDescription("The store's name: 1 to 128 letters, digits, '.', '_' or '-'.")
-  ),
+  store: ClientCommands.store,
   connection: Client.connectionOptions,
   prefix: Options.text("prefix").pipe(
     Options.withPseudoName("PREFIX"),
