@@ -5,5 +5,6 @@
  */
 export { KvApi } from "./Api.js"
 export * as Client from "./Client.js"
+export * as Console from "./Console.js"
 export * from "./Errors.js"
 export * as Server from "./Server.js"

@@ -89,6 +89,22 @@ export interface DeleteOptions {
 }
 
 /**
+ * What {@link KVService.storeInfo} tells of a store.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreInfo {
+  /** How many keys it holds. */
+  readonly size: number
+  /**
+   * The version of its last change (0 for a store never written). Every write takes the next
+   * version, so a key's version is at most this.
+   */
+  readonly version: number
+}
+
+/**
  * Why a store could not be reached: a bad name, its log could not be opened, it crashed past its
  * restart intensity (`StoreFailed`, until `restartStore`), or the supervisor of the stores is being
  * restarted by the tree (`ServerStopped`: retry).
@@ -199,6 +215,8 @@ export interface KVService {
   readonly keys: (store: string, options?: Store.KeysOptions) => Effect.Effect<Store.KeyPage, StoreError | InvalidQuery>
   /** How many keys `store` holds. */
   readonly size: (store: string) => Effect.Effect<number, StoreError>
+  /** How many keys `store` holds and its version, read at one moment. */
+  readonly storeInfo: (store: string) => Effect.Effect<StoreInfo, StoreError>
   /** Removes every key of `store`; returns how many there were. */
   readonly clear: (store: string) => Effect.Effect<number, StoreError | Unavailable>
   /** The names of the stores that hold data, sorted. */
@@ -341,6 +359,8 @@ export const make = <E, R>(
         Effect.flatMap(feeds.subscribe(running.feed, watchOptions), (subscription) =>
           // The store closed between the lookup and now, and its feed with it: look it up again.
           Option.isSome(subscription) ? Effect.succeed(subscription.value) : subscribe(store, watchOptions)))
+    const storeInfo = (store: string) =>
+      Effect.map(stateOf(store), ([entries, version]): StoreInfo => ({ size: HashMap.size(entries), version }))
 
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
@@ -368,6 +388,7 @@ export const make = <E, R>(
         Effect.flatMap(lookup(store), (running) =>
           Effect.flatMap(Ref.get(running.entries), (entries) => Store.keyPage(entries, keysOptions))),
       size: (store) => Effect.flatMap(lookup(store), (running) => Effect.map(Ref.get(running.entries), HashMap.size)),
+      storeInfo,
       clear: (store) =>
         Effect.flatMap(lookup(store), (running) => running.server.call({ _tag: "Clear" }, callOptions)).pipe(
           // A clear compares no versions: `VersionMismatch` cannot happen.
