@@ -9,7 +9,8 @@
  * - The store publishes each batch once, after it is durable and in the store's `Ref`, in the same
  *   synchronous step as the `Ref` is set; so the state and its version, read together, then a
  *   watch from that version, miss nothing and repeat nothing.
- * - The feed keeps its last changes in one ring of `max(history, buffer)` changes. A watcher is a
+ * - The feed keeps its last changes in one ring of `max(history, buffer)` changes, and of at most
+ *   `historyBytes` of keys and values (the oldest go first past either). A watcher is a
  *   cursor into that ring, not a queue of its own: publishing appends each change once and wakes
  *   the watchers waiting for one, whatever their number; each watcher copies out, and filters by
  *   its prefix, what it reads, on its own fiber. A watcher more than `buffer` changes behind what
@@ -38,6 +39,11 @@ export interface FeedOptions {
   readonly history?: number
   /** Changes a watcher may have unread before it fails with `WatchLagged` (default 10,000). */
   readonly buffer?: number
+  /**
+   * The most a store's held changes may weigh, in characters of their keys and values' JSON
+   * (default 16 MiB): past it the oldest go, so that large values cannot hold the server's memory.
+   */
+  readonly historyBytes?: number
 }
 
 /**
@@ -47,6 +53,15 @@ export interface FeedOptions {
  * @category constants
  */
 export const defaultHistory = 10_000
+
+/**
+ * How much the changes a store holds may weigh, unless `watchHistoryBytes` says otherwise: 16 MiB
+ * of keys and values' JSON.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const defaultHistoryBytes = 16 * 1024 * 1024
 
 /**
  * The changes a watcher may have unread, unless `watchBuffer` says otherwise.
@@ -152,6 +167,8 @@ class FeedImpl implements Feed {
   tail = 0
   /** The lowest `since` that can be served: every change after it is held. */
   floor = 0
+  /** The size of the changes held, as {@link sizeOf} counts it. */
+  bytes = 0
   version = 0
   /** Bumped when the feed is seeded again: watchers of the earlier history have lost their place. */
   epoch = 0
@@ -167,6 +184,7 @@ class FeedImpl implements Feed {
   constructor(
     readonly store: string,
     readonly capacity: number,
+    readonly maxBytes: number,
     readonly buffer: number,
     sequence: number,
     recent: ReadonlyArray<Change>
@@ -179,21 +197,36 @@ class FeedImpl implements Feed {
     this.ring.fill(undefined)
     this.lastBatch = undefined
     this.tail = this.head
-    const from = Math.max(0, recent.length - this.capacity)
+    this.bytes = 0
     // Versions are consecutive: each change takes the store's next sequence number.
-    this.floor = from < recent.length ? recent[from]!.version - 1 : sequence
-    for (let i = from; i < recent.length; i++) this.ring[this.head++ % this.capacity] = recent[i]
+    this.floor = recent.length > 0 ? recent[0]!.version - 1 : sequence
+    this.append(recent)
     this.version = sequence
+  }
+
+  /** Puts changes in the ring, letting go of the oldest past its count or its bytes (never the newest). */
+  append(changes: ReadonlyArray<Change>) {
+    const capacity = this.capacity
+    for (const change of changes) {
+      if (this.head - this.tail === capacity) this.dropOldest()
+      this.ring[this.head++ % capacity] = change
+      this.bytes += sizeOf(change)
+      while (this.bytes > this.maxBytes && this.head - this.tail > 1) this.dropOldest()
+    }
+  }
+
+  dropOldest() {
+    const at = this.tail++ % this.capacity
+    const oldest = this.ring[at]!
+    this.ring[at] = undefined
+    this.floor = oldest.version
+    this.bytes -= sizeOf(oldest)
   }
 
   publish(changes: ReadonlyArray<Change>) {
     if (changes.length === 0 || this.ended) return
-    const capacity = this.capacity
     const start = this.head
-    for (const change of changes) {
-      if (this.head - this.tail === capacity) this.floor = this.ring[this.tail++ % capacity]!.version
-      this.ring[this.head++ % capacity] = change
-    }
+    this.append(changes)
     this.lastBatch = changes.length <= maxChunk
       ? { start, end: this.head, chunk: Chunk.unsafeFromArray(changes) }
       : undefined
@@ -275,6 +308,23 @@ class FeedImpl implements Feed {
   }
 }
 
+/** What a change holds, roughly in bytes: its keys and its values' JSON. */
+const sizeOf = (change: Change): number => {
+  switch (change._tag) {
+    case "Put":
+      return change.key.length + change.json.length
+    case "Clear":
+      return 1
+    case "Atomic": {
+      let size = 0
+      for (const inner of change.changes) size += sizeOf(inner)
+      return size
+    }
+    default:
+      return change.key.length
+  }
+}
+
 const end = "end" as const
 const wait = "wait" as const
 
@@ -333,6 +383,7 @@ export const makeFeeds = (options: FeedOptions = {}): Feeds => {
   const history = options.history ?? defaultHistory
   const buffer = options.buffer ?? defaultBuffer
   const capacity = Math.max(history, buffer, 1)
+  const historyBytes = options.historyBytes ?? defaultHistoryBytes
   const feeds = new Map<string, FeedImpl>()
   let closed = false
 
@@ -345,7 +396,7 @@ export const makeFeeds = (options: FeedOptions = {}): Feeds => {
   const attach = (store: string, sequence: number, recent: ReadonlyArray<Change>): Feed => {
     let feed = feeds.get(store)
     if (feed === undefined) {
-      feed = new FeedImpl(store, capacity, buffer, sequence, recent)
+      feed = new FeedImpl(store, capacity, historyBytes, buffer, sequence, recent)
       if (closed) feed.ended = true
       feeds.set(store, feed)
     } else if (feed.version !== sequence) {

@@ -299,6 +299,14 @@ export interface KVOptions {
    * @since 0.2.0
    */
   readonly watchBuffer?: number
+  /**
+   * The most the changes a store keeps may weigh, in characters of their keys and values' JSON,
+   * default 16 MiB: past it the oldest go first (so a store of large values keeps fewer changes).
+   * A watcher whose next change goes fails with `WatchLagged`.
+   *
+   * @since 0.2.0
+   */
+  readonly watchHistoryBytes?: number
 }
 
 /**
@@ -316,7 +324,8 @@ export const make = <E, R>(
     const limits: Limits = { ...defaultLimits, ...options.limits }
     const feeds = Feed.makeFeeds({
       ...(options.watchHistory === undefined ? {} : { history: options.watchHistory }),
-      ...(options.watchBuffer === undefined ? {} : { buffer: options.watchBuffer })
+      ...(options.watchBuffer === undefined ? {} : { buffer: options.watchBuffer }),
+      ...(options.watchHistoryBytes === undefined ? {} : { historyBytes: options.watchHistoryBytes })
     })
     const tree = yield* Tree.make(storage, {
       feeds,

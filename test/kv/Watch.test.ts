@@ -201,6 +201,21 @@ describe("watch", () => {
       expect(yield* Effect.flip(Stream.runDrain(slow.changes))).toMatchObject({ _tag: "WatchLagged", lastVersion: 45 })
     }).pipe(Effect.provide(KV.layerMemory({ watchHistory: 10, watchBuffer: 10 }))))
 
+  it.scoped("the history weighs at most watchHistoryBytes: large values leave it sooner", () =>
+    Effect.gen(function*() {
+      const kv = yield* KV
+      const large = "x".repeat(1000)
+      for (let i = 1; i <= 20; i++) yield* kv.put("heavy", "k", large)
+      // Each change weighs its key and its value's JSON: 1 + 1002; five fit in 5,100.
+      expect(yield* Effect.flip(kv.subscribe("heavy", { since: 14 }))).toMatchObject({ _tag: "HistoryCompacted", oldest: 15 })
+      expect((yield* upTo(kv.watch("heavy", { since: 15 }), 20)).length).toBe(5)
+      // A value larger than the whole budget is still held, alone, for the watchers to read.
+      const watch = yield* kv.subscribe("heavy", { since: 20 })
+      yield* kv.put("heavy", "k", "y".repeat(10_000))
+      expect((yield* upTo(watch.changes, 21)).map((change) => change.version)).toEqual([21])
+      expect(yield* Effect.flip(kv.subscribe("heavy", { since: 19 }))).toMatchObject({ _tag: "HistoryCompacted", oldest: 20 })
+    }).pipe(Effect.provide(KV.layerMemory({ watchHistoryBytes: 5100 }))))
+
   it.scoped("a watch of a store that holds nothing waits for its first write", () =>
     Effect.gen(function*() {
       const kv = yield* KV
