@@ -10,6 +10,7 @@ import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
 import { run as storage } from "./storage.js"
 import { run as supervision } from "./supervision.js"
+import { run as watch } from "./watch.js"
 
 const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["kv", kv],
@@ -18,7 +19,8 @@ const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["http", http],
   ["supervision", supervision],
   ["atomic", atomic],
-  ["expiry", expiry]
+  ["expiry", expiry],
+  ["watch", watch]
 ]
 
 // Names first; options (`calls --baseline DIR`) after them are read by the benchmarks themselves.

@@ -8,16 +8,23 @@ export {
   type AtomicError,
   type AtomicWrite,
   type DeleteOptions,
+  type EntryPage,
   type ExpireError,
   type ExpireOptions,
+  type KeyEntry,
   KV,
   type KVOptions,
   type KVService,
   type PutOptions,
   type ReadError,
   type StoreError,
+  type StoreExport,
   type StoreInfo,
+  type SubscribeError,
+  type Subscription,
   type Unavailable,
+  type WatchError,
+  type WatchOptions,
   type WriteError
 } from "./kv/KV.js"
 export { expiredKeys, type KeyPage, type KeysOptions } from "./kv/Store.js"

@@ -21,6 +21,7 @@ import * as Output from "./Output.js"
 import { serve } from "./Serve.js"
 import * as Transfer from "./Transfer.js"
 import { verify } from "./Verify.js"
+import { watch } from "./Watch.js"
 
 const name = "effect-kv"
 
@@ -35,6 +36,7 @@ const subcommands = [
   ClientCommands.expire,
   ClientCommands.persist,
   ClientCommands.atomic,
+  watch,
   verify,
   compact,
   Transfer.exportCommand,

@@ -7,8 +7,9 @@
  */
 import * as Options from "@effect/cli/Options"
 import type { HttpApiDecodeError } from "@effect/platform/HttpApiError"
-import type * as HttpClient from "@effect/platform/HttpClient"
+import * as HttpClient from "@effect/platform/HttpClient"
 import type * as HttpClientError from "@effect/platform/HttpClientError"
+import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
@@ -17,9 +18,11 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as Stream from "effect/Stream"
 import type { AtomicBody } from "../http/Api.js"
 import * as HttpDoor from "../http/Client.js"
-import type { HttpError } from "../http/Errors.js"
+import { ErrorBody, type HttpError } from "../http/Errors.js"
 import type { KeyPage } from "../kv/Store.js"
 import { RequestFailed, ServerUnreachable } from "./Errors.js"
 
@@ -89,6 +92,8 @@ export const connectionOptions = {
   )
 }
 
+const tokenNeeded = "the server needs a token: pass --token <token> or set KV_TOKEN"
+
 /** What a call was about, so that an answer can be told in the CLI's words. */
 interface Target {
   readonly store?: string
@@ -104,7 +109,7 @@ const inCliWords = (error: HttpError, target: Target): string => {
           `list its keys with: effect-kv keys ${target.store}`
         : error.message
     case "Unauthorized":
-      return "the server needs a token: pass --token <token> or set KV_TOKEN"
+      return tokenNeeded
     case "PayloadTooLarge":
       return error.error === "PayloadTooLarge"
         ? "the value is over the size the server takes in one request; store it in parts"
@@ -170,6 +175,42 @@ export const make = (connection: Connection): Effect.Effect<Context.Tag.Service<
         fail({ store })(api.atomic.write({ path: { store }, payload: write })).pipe(Effect.map((body) => body.version))
     }
   })
+
+const decodeErrorBody = Schema.decodeUnknown(ErrorBody)
+
+/**
+ * The body of `GET path` (a path and a query) from the server, as lines of text streamed as they
+ * come: what `watch` and `export --url` read. An error answer fails with `RequestFailed`, in the
+ * server's words and with its status; a server that cannot be reached, or a connection cut while
+ * the body streams, with `ServerUnreachable`.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const getLines = (
+  connection: Connection,
+  path: string,
+  headers: Record<string, string> = {}
+): Stream.Stream<string, ClientError, HttpClient.HttpClient> =>
+  Stream.unwrap(Effect.gen(function*() {
+    const baseUrl = connection.url.replace(/\/+$/, "")
+    const unreachable = (error: HttpClientError.HttpClientError) =>
+      new ServerUnreachable({ url: baseUrl, reason: error.cause instanceof Error ? error.cause.message : error.message })
+    const request = Option.match(connection.token, {
+      onNone: () => HttpClientRequest.get(baseUrl + path),
+      onSome: (token) => HttpClientRequest.bearerToken(HttpClientRequest.get(baseUrl + path), Redacted.value(token))
+    }).pipe(HttpClientRequest.setHeaders(headers))
+    const response = yield* Effect.mapError(HttpClient.execute(request), unreachable)
+    if (response.status >= 400) {
+      const status = response.status
+      const body = yield* response.json.pipe(
+        Effect.flatMap(decodeErrorBody),
+        Effect.mapError(() => new RequestFailed({ error: "BadResponse", reason: `the server answered ${status}`, status }))
+      )
+      return yield* new RequestFailed({ error: body.error, reason: status === 401 ? tokenNeeded : body.message, status })
+    }
+    return response.stream.pipe(Stream.decodeText(), Stream.splitLines, Stream.mapError(unreachable))
+  }))
 
 /**
  * The client for `connection`, on Node's HTTP client.

@@ -24,7 +24,13 @@ import { decodeJson, reasonOf } from "./Json.js"
 import { printLine } from "./Output.js"
 import * as Stdin from "./Stdin.js"
 
-const store = Args.text({ name: "STORE" }).pipe(
+/**
+ * The `STORE` argument of the commands that talk to a server.
+ *
+ * @since 0.2.0
+ * @category arguments
+ */
+export const store = Args.text({ name: "STORE" }).pipe(
   Args.withDescription("The store's name: 1 to 128 letters, digits, '.', '_' or '-'.")
 )
 const key = Args.text({ name: "KEY" }).pipe(Args.withDescription("The key: any text of 1 to 1,024 bytes of UTF-8."))

@@ -59,7 +59,9 @@ export class ServerUnreachable extends Schema.TaggedError<ServerUnreachable>()("
  */
 export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestFailed", {
   error: Schema.String,
-  reason: Schema.String
+  reason: Schema.String,
+  /** The answer's status, when the command read it (`watch` retries a 5xx). */
+  status: Schema.optionalWith(Schema.Number, { exact: true })
 }) {
   override get message(): string {
     return `${this.reason} (${this.error})`

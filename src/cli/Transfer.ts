@@ -1,17 +1,22 @@
 /**
  * `export` and `import`: a data folder's stores as JSON lines, `{"store":..,"key":..,"value":..}`,
- * read and written through `KV` on the folder.
+ * read and written through `KV` on the folder; `export --url` reads them from a running server.
  *
  * @since 0.1.0
  */
 import * as Command from "@effect/cli/Command"
+import * as Options from "@effect/cli/Options"
+import type * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
 import { KV, type KVService } from "../kv/KV.js"
 import { chosenStores, dataDirOption, layerKV, onExistingDataDir, storeArg } from "./DataDir.js"
-import { InvalidImportLine } from "./Errors.js"
+import * as Client from "./Client.js"
+import { InvalidImportLine, NoSuchStore } from "./Errors.js"
 import { decodeJson, reasonOf } from "./Json.js"
 import { printLine, progress, progressDone } from "./Output.js"
 import * as Stdin from "./Stdin.js"
@@ -24,35 +29,94 @@ import * as Stdin from "./Stdin.js"
  */
 export const Line = Schema.Struct({ store: Schema.String, key: Schema.String, value: Schema.Unknown })
 
+// Progress of an export: one line on a terminal, only when the lines go elsewhere.
+const exported = (count: number) => progress(`exported ${count} keys`, { printsResults: true })
+
 /**
- * `export [STORE]`: the data folder's keys as JSON lines on stdout.
+ * The stores of the server at `connection` (or the one named, which must hold data) as export
+ * lines, each store read whole at one version (`GET /stores/{store}/export`) while the server runs.
+ */
+const exportFromServer = (connection: Client.Connection, store: Option.Option<string>) =>
+  Effect.gen(function*() {
+    const held = yield* Effect.flatMap(Client.ServerClient, (client) => client.stores)
+    const stores = Option.match(store, {
+      onNone: () => Effect.succeed(held),
+      onSome: (name) =>
+        held.includes(name) ? Effect.succeed([name]) : Effect.fail(new NoSuchStore({ store: name, dataDir: connection.url }))
+    })
+    let count = 0
+    for (const name of yield* stores) {
+      const prefix = `{"store":${JSON.stringify(name)},`
+      yield* Client.getLines(connection, `/stores/${encodeURIComponent(name)}/export`).pipe(
+        // Each line is `{"key",...}` as the server wrote it: the store goes in front, nothing is parsed.
+        Stream.filter((line) => line.startsWith("{")),
+        Stream.runForEach((line) =>
+          Effect.zipRight(printLine(prefix + line.slice(1)), count++ % 1000 === 0 ? exported(count) : Effect.void)
+        )
+      )
+    }
+    yield* exported(count)
+    yield* progressDone({ printsResults: true })
+  }).pipe(Effect.provide(Layer.merge(Client.layer(connection), NodeHttpClient.layer)))
+
+/**
+ * `--url`: export from a running server instead of a data folder.
+ */
+const exportUrl = Options.text("url").pipe(
+  Options.withPseudoName("URL"),
+  Options.withDescription(
+    "Export from the server at this URL while it runs (a consistent copy of each store at one version), " +
+      "instead of from a data folder. Default: none (the data folder)."
+  ),
+  Options.optional
+)
+
+/**
+ * `export [STORE]`: the keys of a data folder, or of a running server (`--url`), as JSON lines on
+ * stdout.
  *
  * @since 0.1.0
  * @category commands
  */
-export const exportCommand = Command.make("export", { dataDir: dataDirOption, store: storeArg }, (args) =>
+export const exportCommand = Command.make("export", {
+  dataDir: dataDirOption,
+  store: storeArg,
+  url: exportUrl,
+  token: Client.connectionOptions.token
+}, (args): Effect.Effect<void, ExportError, FileSystem.FileSystem> =>
+  Option.match(args.url, {
+    onNone: () => exportFromDataDir(args.dataDir, args.store),
+    onSome: (url) => exportFromServer({ url, token: args.token }, args.store)
+  })).pipe(
+    Command.withDescription(
+      "Writes every key of the data folder (or of STORE) to stdout, one JSON object a line. No server may hold the " +
+        "folder; with --url, exports from that server while it runs."
+    )
+  )
+
+type ExportError =
+  | Effect.Effect.Error<ReturnType<typeof exportFromServer>>
+  | Effect.Effect.Error<ReturnType<typeof exportFromDataDir>>
+
+const exportFromDataDir = (dataDir: string, store: Option.Option<string>) =>
   Effect.gen(function*() {
     const kv = yield* KV
     let count = 0
-    for (const store of yield* chosenStores(kv, args.dataDir, args.store)) {
+    for (const name of yield* chosenStores(kv, dataDir, store)) {
       let after: string | undefined
       do {
-        const page = yield* kv.keys(store, { limit: 1000, ...(after === undefined ? {} : { after }) })
+        const page = yield* kv.keys(name, { limit: 1000, ...(after === undefined ? {} : { after }) })
         for (const key of page.keys) {
-          const value = yield* kv.get(store, key)
-          if (Option.isSome(value)) yield* printLine(JSON.stringify({ store, key, value: value.value }))
+          const value = yield* kv.get(name, key)
+          if (Option.isSome(value)) yield* printLine(JSON.stringify({ store: name, key, value: value.value }))
         }
         count += page.keys.length
-        yield* progress(`exported ${count} keys`, { printsResults: true })
+        yield* exported(count)
         after = Option.getOrUndefined(page.next)
       } while (after !== undefined)
     }
     yield* progressDone({ printsResults: true })
-  }).pipe(onExistingDataDir(args.dataDir))).pipe(
-    Command.withDescription(
-      "Writes every key of the data folder (or of STORE) to stdout, one JSON object a line. No server may hold the folder."
-    )
-  )
+  }).pipe(onExistingDataDir(dataDir))
 
 const decodeLine = decodeJson(Line)
 

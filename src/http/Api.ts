@@ -16,12 +16,16 @@
  * | `PUT /stores/{store}/keys/{key}/ttl` | 200 `{"version":n}`: body `{"ttl":seconds}` sets the key's expiry |
  * | `DELETE /stores/{store}/keys/{key}/ttl` | 200 `{"version":n}`: removes the key's expiry |
  * | `POST /stores/{store}/atomic` | 200 `{"version":n}`: checks and operations, all or nothing |
+ * | `GET /stores/{store}/entries?prefix=&after=&limit=` | 200 `{"entries":[...],"next":cursor or null,"version":n}` |
+ * | `GET /stores/{store}/export` | 200 JSON lines `{"key","value"}`, key order, `KV-Version: <n>` |
+ * | `GET /stores/{store}/watch?prefix=&since=` | 200 `text/event-stream`, one event per version; `Last-Event-ID` |
  *
  * @since 0.1.0
  */
 import * as HttpApi from "@effect/platform/HttpApi"
 import * as HttpApiEndpoint from "@effect/platform/HttpApiEndpoint"
 import * as HttpApiGroup from "@effect/platform/HttpApiGroup"
+import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as OpenApi from "@effect/platform/OpenApi"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
@@ -30,9 +34,10 @@ import { Authorization } from "./Auth.js"
 import {
   BadRequest,
   BadRequestResponse,
-  GatewayTimeoutResponse,
   ChecksFailedResponse,
   ConflictResponse,
+  GatewayTimeoutResponse,
+  GoneResponse,
   InsufficientStorageResponse,
   NotFoundResponse,
   PayloadTooLargeResponse,
@@ -201,6 +206,25 @@ export const AtomicBody = Schema.Struct({
   ))
 }).annotations({ identifier: "AtomicWrite", description: "checks, then operations applied in order, all or nothing" })
 
+/** A version in a query or a header: a whole number, with a sentence of its own when it is not. */
+const VersionText = (name: string, example: string) =>
+  Schema.transformOrFail(once(name), Schema.Number, {
+    strict: true,
+    decode: (given, _, ast) =>
+      /^\d{1,15}$/.test(given.trim())
+        ? ParseResult.succeed(Number(given.trim()))
+        : ParseResult.fail(
+          new ParseResult.Type(ast, given, `${name}: send a version, a whole number as in ${example}; got ${JSON.stringify(given.slice(0, 60))}`)
+        ),
+    encode: (version) => ParseResult.succeed(String(version))
+  }).annotations({ description: "a version of the store" })
+
+const pageParams = Schema.Struct({
+  prefix: Schema.optionalWith(once("prefix"), { exact: true }),
+  after: Schema.optionalWith(once("after"), { exact: true }),
+  limit: Schema.optionalWith(Limit, { exact: true })
+})
+
 const readConditions = Schema.Struct({
   "if-none-match": Schema.optionalWith(NoneMatchTag, { exact: true })
 })
@@ -300,11 +324,7 @@ export class StoresGroup extends HttpApiGroup.make("stores").add(
 export class KeysGroup extends HttpApiGroup.make("keys").add(
   HttpApiEndpoint.get("list", "/stores/:store/keys")
     .setPath(StorePath)
-    .setUrlParams(Schema.Struct({
-      prefix: Schema.optionalWith(once("prefix"), { exact: true }),
-      after: Schema.optionalWith(once("after"), { exact: true }),
-      limit: Schema.optionalWith(Limit, { exact: true })
-    }))
+    .setUrlParams(pageParams)
     .addSuccess(Schema.Struct({ keys: Schema.Array(Schema.String), next: Schema.OptionFromNullOr(Schema.String) }))
     .addError(ServiceUnavailableResponse)
     .addError(InsufficientStorageResponse)
@@ -423,6 +443,104 @@ export class AtomicGroup extends HttpApiGroup.make("atomic").add(
     )
 ).middleware(Authorization).annotate(OpenApi.Description, "Atomic writes: checks and operations on one store, all or nothing") {}
 
+/**
+ * One entry of a page of `GET /stores/{store}/entries`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const EntryJson = Schema.Struct({
+  key: Schema.String,
+  value: Schema.Unknown,
+  version: Schema.Number,
+  expiresAt: Schema.optionalWith(Schema.Number.annotations({ description: "epoch milliseconds after which the key is gone" }), {
+    exact: true
+  })
+}).annotations({ identifier: "Entry" })
+
+/**
+ * Values with their keys: a page at a time, with the version to watch from, or the whole store
+ * at one version.
+ *
+ * @since 0.2.0
+ * @category groups
+ */
+export class EntriesGroup extends HttpApiGroup.make("entries").add(
+  HttpApiEndpoint.get("list", "/stores/:store/entries")
+    .setPath(StorePath)
+    .setUrlParams(pageParams)
+    .addSuccess(Schema.Struct({
+      entries: Schema.Array(EntryJson),
+      next: Schema.OptionFromNullOr(Schema.String),
+      version: Schema.Number
+    }))
+    .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
+    .annotate(OpenApi.Summary, "List entries, with the version to watch from")
+    .annotate(
+      OpenApi.Description,
+      "One page of entries (key, value, version, and `expiresAt` when the key expires), sorted by key, paged as " +
+        "`keys` is; `version` is the store's version when the page was read: watch with `since` set to it " +
+        "to follow on without a gap."
+    )
+).add(
+  HttpApiEndpoint.get("export", "/stores/:store/export")
+    .setPath(StorePath)
+    .addSuccess(HttpApiSchema.Text({ contentType: "application/x-ndjson" }).annotations({
+      description: "one JSON object a line, {\"key\",\"value\"} and \"expiresAt\" when set, in key order"
+    }))
+    .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
+    .annotate(OpenApi.Summary, "Export a store")
+    .annotate(
+      OpenApi.Description,
+      "Every entry of the store as JSON lines, in key order, all as of one version, which the `KV-Version` " +
+        "header gives: a backup while the server runs. Writes go on meanwhile."
+    )
+).middleware(Authorization).annotate(OpenApi.Description, "Values with their keys, and backups") {}
+
+/**
+ * What `GET /stores/{store}/watch` sends: see {@link WatchGroup}.
+ */
+const watchDescription = [
+  "Every acknowledged change of the store (of the keys that start with `prefix`, and every clear), in version",
+  "order, as Server-Sent Events. Each version is one event: `id:` the version, `event:` `put`, `delete`, `clear`,",
+  "`expire`, `touch` or `atomic`, `data:` a JSON object: `{\"key\",\"value\",\"version\"}` for a put (and",
+  "`expiresAt` when it has one), `{\"key\",\"version\"}` for a delete or an expiry, `{\"version\"}` for a clear,",
+  "`{\"key\",\"version\",\"expiresAt\"}` for a touch (`null`: no expiry), `{\"version\",\"changes\":[{\"op\":\"put\",",
+  "\"key\",\"value\"},{\"op\":\"delete\",\"key\"}]}` for an atomic write. Expiry times are epoch milliseconds.",
+  "With `since` (or the `Last-Event-ID` header, which wins) the changes after that version come first. The stream",
+  "opens with `id: <version>`, the version it starts after, and sends a comment every 15 seconds. A watcher that",
+  "falls too far behind gets an `error` event, `{\"error\":\"WatchLagged\",\"message\"}`, and the end of the",
+  "stream: reconnect with the last id. 410 when the changes after `since` are no longer held."
+].join(" ")
+
+/**
+ * The change feed of a store, as Server-Sent Events.
+ *
+ * @since 0.2.0
+ * @category groups
+ */
+export class WatchGroup extends HttpApiGroup.make("watch").add(
+  HttpApiEndpoint.get("watch", "/stores/:store/watch")
+    .setPath(StorePath)
+    .setUrlParams(Schema.Struct({
+      prefix: Schema.optionalWith(once("prefix"), { exact: true }),
+      since: Schema.optionalWith(VersionText("since", "?since=42"), { exact: true })
+    }))
+    .setHeaders(Schema.Struct({
+      "last-event-id": Schema.optionalWith(VersionText("Last-Event-ID", "Last-Event-ID: 42"), { exact: true })
+    }))
+    .addSuccess(HttpApiSchema.Text({ contentType: "text/event-stream" }).annotations({
+      description: "Server-Sent Events, one per version"
+    }))
+    .addError(GoneResponse)
+    .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
+    .annotate(OpenApi.Summary, "Watch a store's changes")
+    .annotate(OpenApi.Description, watchDescription)
+).middleware(Authorization).annotate(OpenApi.Description, "The change feed of a store, resumable by version") {}
+
 const badRequest = { $ref: `#/components/schemas/${BadRequest.name}` }
 
 const header = (description: string, example?: string) => ({
@@ -445,6 +563,10 @@ const documentHeaders = (document: {
       }
       if (responses["401"] !== undefined) responses["401"]["headers"] = { "WWW-Authenticate": header("always Bearer") }
     }
+  }
+  const exported = document.paths["/stores/{store}/export"]?.["get"]
+  if (exported?.responses?.["200"] !== undefined) {
+    exported.responses["200"]["headers"] = { "KV-Version": header("the store's version that the export is a copy of", "42") }
   }
   const read = document.paths["/stores/{store}/keys/{key}"]?.["get"]
   if (read?.responses !== undefined) {
@@ -482,6 +604,8 @@ export class KvApi extends HttpApi.make("effect-kv")
   .add(StoresGroup)
   .add(KeysGroup)
   .add(AtomicGroup)
+  .add(EntriesGroup)
+  .add(WatchGroup)
   .addError(BadRequestResponse)
   .annotate(OpenApi.Title, "effect-kv")
   .annotate(OpenApi.Version, version)

@@ -13,6 +13,7 @@ import * as Schema from "effect/Schema"
 import type {
   AtomicCheckFailed,
   AtomicTooLarge,
+  HistoryCompacted,
   InvalidKey,
   InvalidName,
   InvalidQuery,
@@ -23,7 +24,7 @@ import type {
   ValueTooLarge,
   VersionMismatch
 } from "../kv/Errors.js"
-import type { AtomicError, ReadError, StoreError, WriteError } from "../kv/KV.js"
+import type { AtomicError, ReadError, StoreError, SubscribeError, WriteError } from "../kv/KV.js"
 
 const fields = { error: Schema.String, message: Schema.String }
 
@@ -58,6 +59,14 @@ export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthoriz
  * @category errors
  */
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", fields) {}
+
+/**
+ * 410: a watch asked for changes that are no longer held (`HistoryCompacted`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class Gone extends Schema.TaggedError<Gone>()("Gone", fields) {}
 
 /**
  * 412: an `If-Match` or `If-None-Match` condition failed.
@@ -186,6 +195,18 @@ export const UnauthorizedResponse = response(Unauthorized, 401, "The server want
 export const NotFoundResponse = response(NotFound, 404, "No such key")
 
 /**
+ * The 410 response, for a watch whose history is gone.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const GoneResponse = response(
+  Gone,
+  410,
+  "The changes after the version asked for are no longer held; read the store again and watch from its version"
+)
+
+/**
  * The 412 response, as endpoints declare it.
  *
  * @since 0.1.0
@@ -295,6 +316,7 @@ export type HttpError =
   | BadRequest
   | Unauthorized
   | NotFound
+  | Gone
   | PreconditionFailed
   | ChecksFailed
   | Conflict
@@ -310,7 +332,7 @@ export type HttpError =
  * @since 0.1.0
  * @category models
  */
-export type KVError = WriteError | ReadError | StoreError | InvalidQuery | AtomicError
+export type KVError = WriteError | ReadError | StoreError | InvalidQuery | AtomicError | SubscribeError
 
 /**
  * The HTTP error that a `KV` failure `E` becomes; the rest are the store being unavailable.
@@ -322,6 +344,7 @@ export type KVError = WriteError | ReadError | StoreError | InvalidQuery | Atomi
 export type FromKV<E extends { readonly _tag: string }> = E extends
   InvalidName | InvalidKey | InvalidValue | InvalidQuery | InvalidTtl | TooManyOperations ? BadRequest
   : E extends ValueTooLarge | AtomicTooLarge ? PayloadTooLarge
+  : E extends HistoryCompacted ? Gone
   : E extends VersionMismatch ? PreconditionFailed
   : E extends AtomicCheckFailed ? ChecksFailed
   : E extends NotANumber ? Conflict
@@ -330,7 +353,7 @@ export type FromKV<E extends { readonly _tag: string }> = E extends
   : ServiceUnavailable
 
 /**
- * The HTTP error for a failure of the `KV` service: 400, 409, 412, 413, 503, and 504 and 507 once
+ * The HTTP error for a failure of the `KV` service: 400, 409, 410, 412, 413, 503, and 504 and 507 once
  * `KV` has `OutcomeUnknown` and `DiskFull`.
  *
  * @since 0.1.0
@@ -354,6 +377,8 @@ const fromKVError = (error: { readonly _tag: string; readonly message: string })
     case "ValueTooLarge":
     case "AtomicTooLarge":
       return new PayloadTooLarge(body)
+    case "HistoryCompacted":
+      return new Gone(body)
     case "VersionMismatch":
       return new PreconditionFailed(body)
     case "AtomicCheckFailed":

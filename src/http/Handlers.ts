@@ -15,7 +15,9 @@ import * as Schema from "effect/Schema"
 import { type AtomicWrite, KV, type PutOptions } from "../kv/KV.js"
 import { AtomicBody, KvApi } from "./Api.js"
 import { readValue, withinBudget } from "./Body.js"
+import * as Entries from "./Entries.js"
 import { BadRequest, fromKV, NotFound } from "./Errors.js"
+import * as Watch from "./Watch.js"
 
 const keyNotFound = (store: string, key: string) =>
   new NotFound({
@@ -85,6 +87,12 @@ export interface HandlerOptions {
   readonly maxBodyBytesInFlight: number
   /** How long a large body may wait for its turn to be read (see `Body.withinBudget`). */
   readonly requestTimeout: Duration.DurationInput
+  /**
+   * Completes when the server begins to drain: open watches end then (default: never).
+   *
+   * @since 0.2.0
+   */
+  readonly closing?: Effect.Effect<void>
 }
 
 const keys = (options: HandlerOptions) =>
@@ -157,4 +165,12 @@ const atomic = (options: HandlerOptions) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: HandlerOptions) => Layer.mergeAll(health, stores, keys(options), atomic(options))
+export const layer = (options: HandlerOptions) =>
+  Layer.mergeAll(
+    health,
+    stores,
+    keys(options),
+    atomic(options),
+    Entries.layer,
+    Watch.layer({ closing: options.closing ?? Effect.never })
+  )

@@ -21,8 +21,11 @@ import * as HttpServer from "@effect/platform/HttpServer"
 import type { ServeError } from "@effect/platform/HttpServerError"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
 import * as Context from "effect/Context"
+import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { createServer } from "node:http"
@@ -138,23 +141,27 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
     { method: "GET", path: docsPath },
     ...(withConsole ? Console.routes : [])
   ]
-  const api = HttpApiBuilder.api(KvApi).pipe(
-    Layer.provide(Handlers.layer({
-      maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes,
-      maxBodyBytesInFlight: options.maxBodyBytesInFlight ?? defaultMaxBodyBytesInFlight,
-      requestTimeout: options.requestTimeout ?? defaultRequestTimeout
-    })),
-    Layer.provide(Auth.layer(options.token))
-  )
   return Layer.unwrapEffect(Effect.sync(() => {
     const server = createServer()
     server.on("clientError", onClientError)
     let draining = false
+    const closing = Deferred.unsafeMake<void>(FiberId.none)
+    const api = HttpApiBuilder.api(KvApi).pipe(
+      Layer.provide(Handlers.layer({
+        maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes,
+        maxBodyBytesInFlight: options.maxBodyBytesInFlight ?? defaultMaxBodyBytesInFlight,
+        requestTimeout: options.requestTimeout ?? defaultRequestTimeout,
+        closing: Deferred.await(closing)
+      })),
+      Layer.provide(Auth.layer(options.token))
+    )
     // Built after the server serves, so released before it stops serving: with the handler still
-    // attached, answer with Connection: close and wait until every connection has ended.
+    // attached, end the open watches, answer with Connection: close and wait until every
+    // connection has ended.
     const drain = Layer.scopedDiscard(Effect.addFinalizer(() =>
       Effect.async<void>((resume) => {
         draining = true
+        Deferred.unsafeDone(closing, Exit.void)
         if (!server.listening) return resume(Effect.void)
         server.close(() => resume(Effect.void))
       })

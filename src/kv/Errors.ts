@@ -235,3 +235,41 @@ export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("Outcom
       `read what it wrote before retrying it`
   }
 }
+
+/**
+ * A watch asked to resume after a version whose following changes are no longer held: the store
+ * keeps its last `watchHistory` changes (and, after a restart, those its log holds since its last
+ * compaction). `oldest` is the lowest `since` that can still be served. Read the store again
+ * (`entries`, which gives its version) and watch from there.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class HistoryCompacted extends Schema.TaggedError<HistoryCompacted>()("HistoryCompacted", {
+  store: Schema.String,
+  since: Schema.Number,
+  oldest: Schema.Number
+}) {
+  override get message(): string {
+    return `the changes of store "${this.store}" after version ${this.since} are no longer held ` +
+      `(the oldest version to watch from is ${this.oldest}); read the store again and watch from the version it gives`
+  }
+}
+
+/**
+ * A watcher fell further behind than its buffer allows (`watchBuffer` unread changes), so it was
+ * dropped rather than slow the store or grow without bound. `lastVersion` is the last version it
+ * was given: watch again with `since: lastVersion` to go on without a gap.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class WatchLagged extends Schema.TaggedError<WatchLagged>()("WatchLagged", {
+  store: Schema.String,
+  lastVersion: Schema.Number
+}) {
+  override get message(): string {
+    return `a watch of store "${this.store}" fell too far behind and was stopped after version ${this.lastVersion}; ` +
+      `read faster, or watch again with since ${this.lastVersion} to go on from there`
+  }
+}

@@ -25,15 +25,17 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
+import * as Stream from "effect/Stream"
 import type * as Server from "../otp/Server.js"
 import { CallTimeout, type Overloaded, ServerStopped } from "../otp/Server.js"
 import type * as Supervisor from "../otp/Supervisor.js"
-import type { Entry } from "../storage/Change.js"
+import type { Change, Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import * as Storage from "../storage/Storage.js"
 import {
   type AtomicCheckFailed,
   type AtomicTooLarge,
+  type HistoryCompacted,
   type InvalidKey,
   type InvalidName,
   type InvalidQuery,
@@ -44,8 +46,10 @@ import {
   type StoreFailed,
   type TooManyOperations,
   type ValueTooLarge,
-  type VersionMismatch
+  type VersionMismatch,
+  type WatchLagged
 } from "./Errors.js"
+import * as Feed from "./Feed.js"
 import * as Deadline from "./internal/deadline.js"
 import * as Expiry from "./internal/expiry.js"
 import {
@@ -73,6 +77,13 @@ export type {
   /** @since 0.2.0 @category models */
   AtomicWrite
 } from "./Limits.js"
+
+export type {
+  /** @since 0.2.0 @category models */
+  Subscription,
+  /** @since 0.2.0 @category models */
+  WatchOptions
+} from "./Feed.js"
 
 /**
  * Conditions on a put.
@@ -207,6 +218,62 @@ export type AtomicError =
   | AtomicTooLarge
 
 /**
+ * Why a watch could not begin: the store could not be reached, `since` is not a version of the
+ * store (`InvalidQuery`), or the changes after it are no longer held (`HistoryCompacted`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type SubscribeError = StoreError | InvalidQuery | HistoryCompacted
+
+/**
+ * Why a watch failed: it could not begin, or it fell behind (`WatchLagged`: resume from its
+ * `lastVersion`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type WatchError = SubscribeError | WatchLagged
+
+/**
+ * One entry of a page of `entries`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface KeyEntry {
+  readonly key: string
+  readonly value: unknown
+  readonly version: number
+  readonly expiresAt: number | undefined
+}
+
+/**
+ * A page of entries, sorted by key, read at the store's version `version`: watch with
+ * `since: version` to follow on from it without a gap.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface EntryPage {
+  readonly entries: ReadonlyArray<KeyEntry>
+  readonly next: Option.Option<string>
+  readonly version: number
+}
+
+/**
+ * A whole store at one version: `entries` in key order, `size` of them.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreExport {
+  readonly version: number
+  readonly size: number
+  readonly entries: Iterable<readonly [string, Entry]>
+}
+
+/**
  * The key-value store. Store names and keys are checked on every call; see `Limits`.
  *
  * @since 0.1.0
@@ -279,6 +346,38 @@ export interface KVService {
   readonly supervisor: Supervisor.Supervisor
   /** Rewrites `store`'s log as a snapshot of its state, reclaiming the space of dead records. */
   readonly compact: (store: string) => Effect.Effect<void, StoreError>
+  /**
+   * One page of `store`'s entries with their values, sorted by key (as `keys` pages them), and
+   * the store's version at which the page was read.
+   *
+   * @since 0.2.0
+   */
+  readonly entries: (store: string, options?: Store.KeysOptions) => Effect.Effect<EntryPage, StoreError | InvalidQuery>
+  /**
+   * Every entry of `store`, in key order, as of one version.
+   *
+   * @since 0.2.0
+   */
+  readonly exportStore: (store: string) => Effect.Effect<StoreExport, StoreError>
+  /**
+   * The acknowledged changes of `store` (those of keys with `prefix`, and every clear), in version
+   * order, each once: with `since`, first every change after that version, then live. A watcher
+   * that falls `watchBuffer` changes behind fails with `WatchLagged`; the stream completes when
+   * the store is dropped or `KV` closes.
+   *
+   * @since 0.2.0
+   */
+  readonly watch: (store: string, options?: Feed.WatchOptions) => Stream.Stream<Change, WatchError>
+  /**
+   * `watch`, begun now in the scope: a watch that cannot begin fails here, before any change,
+   * and the subscription says the version its changes start after. Closing the scope ends it.
+   *
+   * @since 0.2.0
+   */
+  readonly subscribe: (
+    store: string,
+    options?: Feed.WatchOptions
+  ) => Effect.Effect<Feed.Subscription, SubscribeError, Scope.Scope>
 }
 
 /**
@@ -306,10 +405,32 @@ export interface KVOptions {
   readonly idleTimeout?: Duration.DurationInput
   /** Each store's restart intensity: more than 3 restarts in 5 seconds fail it, by default. */
   readonly storeRestarts?: Stores.StoreRestarts
+  /**
+   * Changes kept per store for watches that resume (`since`), default 10,000. After a restart of
+   * the process, a store's history is what its log holds since its last compaction.
+   *
+   * @since 0.2.0
+   */
+  readonly watchHistory?: number
+  /**
+   * Changes a watcher may have unread before it fails with `WatchLagged`, default 10,000. A
+   * store keeps `max(watchHistory, watchBuffer)` changes, whatever the number of watchers.
+   *
+   * @since 0.2.0
+   */
+  readonly watchBuffer?: number
+  /**
+   * The most the changes a store keeps may weigh, in characters of their keys and values' JSON,
+   * default 16 MiB: past it the oldest go first (so a store of large values keeps fewer changes).
+   * A watcher whose next change goes fails with `WatchLagged`.
+   *
+   * @since 0.2.0
+   */
+  readonly watchHistoryBytes?: number
 }
 
 /** What an operation does with its store, and the call options of the time it has left. */
-type OnStore<A, E> = (running: Store.Store, callOptions: Server.CallOptions) => Effect.Effect<A, E>
+type OnStore<A, E, R> = (running: Store.Store, callOptions: Server.CallOptions) => Effect.Effect<A, E, R>
 
 /** Why a write that its store had taken got no answer, as its `OutcomeUnknown` says. */
 const reasonOf = (error: CallTimeout | ServerStopped): string =>
@@ -350,23 +471,31 @@ export const make = <E, R>(
     const limits: Limits = { ...defaultLimits, ...options.limits }
     // One clock for every store and every read, so that they agree on what has expired.
     const clock = yield* Effect.clock
+    const feeds = Feed.makeFeeds({
+      ...(options.watchHistory === undefined ? {} : { history: options.watchHistory }),
+      ...(options.watchBuffer === undefined ? {} : { buffer: options.watchBuffer }),
+      ...(options.watchHistoryBytes === undefined ? {} : { historyBytes: options.watchHistoryBytes })
+    })
     const tree = yield* Tree.make(storage, {
       clock,
+      feeds,
       ...(options.mailboxCapacity === undefined ? {} : { capacity: options.mailboxCapacity }),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
       ...(options.storeRestarts === undefined ? {} : { storeRestarts: options.storeRestarts })
     })
+    // Added after the tree, so run before it closes: watchers end at once, not after the stores.
+    yield* Effect.addFinalizer(() => Effect.sync(feeds.endAll))
     const registry = tree.stores
     const timeoutMillis = Deadline.millisOf(options.callTimeout)
     const callOptions: Server.CallOptions = { timeout: Duration.millis(timeoutMillis) }
 
     // A store that runs is used at once, with no effect spent on finding it. One that is starting,
     // restarting or closing is waited for within the call timeout, and its call gets the time left.
-    const onStore = <A, E>(
+    const onStore = <A, E, R>(
       store: string,
-      use: OnStore<A, E>
-    ): Effect.Effect<A, E | StoreError> => {
+      use: OnStore<A, E, R>
+    ): Effect.Effect<A, E | StoreError, R> => {
       const running = registry.find(store)
       return running !== undefined
         ? use(running, callOptions)
@@ -374,13 +503,13 @@ export const make = <E, R>(
     }
     // Name and key are checked at once, before the store is started, with no runtime operation
     // spent on them: every operation on a store goes through one of these.
-    const withName = <A, E>(store: string, use: OnStore<A, E>) =>
+    const withName = <A, E, R>(store: string, use: OnStore<A, E, R>) =>
       Effect.suspend(() => {
         const name = checkName(limits, store)
         return Either.isLeft(name) ? Effect.fail(name.left) : onStore(store, use)
       })
-    const withKey = <A, E>(store: string, key: string, use: OnStore<A, E>) =>
-      Effect.suspend((): Effect.Effect<A, E | ReadError> => {
+    const withKey = <A, E, R>(store: string, key: string, use: OnStore<A, E, R>) =>
+      Effect.suspend((): Effect.Effect<A, E | ReadError, R> => {
         const name = checkName(limits, store)
         if (Either.isLeft(name)) return Effect.fail(name.left)
         const checkedKey = checkKey(limits, key)
@@ -403,6 +532,9 @@ export const make = <E, R>(
     const bounded = <A, E>(store: string, effect: Effect.Effect<A, E>, doing: string) =>
       Deadline.goesOn(effect, scope, timeoutMillis, () =>
         new OutcomeUnknown({ store, reason: `it is still ${doing} after ${timeoutMillis} ms` }))
+    // The state and its version in one synchronous step, so that they agree.
+    const stateOf = (running: Store.Store) =>
+      Ref.modify(running.entries, (entries) => [[entries, running.version()] as const, entries])
     // The entries and their earliest deadline read in one step, as the store sets them.
     const liveSize = (running: Store.Store, entries: HashMap.HashMap<string, Entry>) =>
       Expiry.liveSize(entries, running.earliestExpiry(), clock.unsafeCurrentTimeMillis())
@@ -412,6 +544,14 @@ export const make = <E, R>(
           const info: StoreInfo = { size: liveSize(running, entries), version: running.version() }
           return [info, entries] as const
         }))
+    const subscribe = (
+      store: string,
+      watchOptions: Feed.WatchOptions = {}
+    ): Effect.Effect<Feed.Subscription, SubscribeError, Scope.Scope> =>
+      withName(store, (running) =>
+        Effect.flatMap(feeds.subscribe(running.feed, watchOptions), (subscription) =>
+          // The store closed between the lookup and now, and its feed with it: look it up again.
+          Option.isSome(subscription) ? Effect.succeed(subscription.value) : subscribe(store, watchOptions)))
 
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
@@ -468,14 +608,46 @@ export const make = <E, R>(
         Effect.flatMap(checkName(limits, store), (name) =>
           bounded(
             name,
-            Effect.zipRight(registry.stop(name), Effect.flatMap(tree.storage, (storage) => storage.drop(name))),
+            Effect.zipRight(registry.stop(name), Effect.flatMap(tree.storage, (storage) => storage.drop(name))).pipe(
+              Effect.zipRight(Effect.sync(() => feeds.end(name)))
+            ),
             "being stopped and dropped; list the stores to see when it is gone"
           )),
       restartStore: (store) =>
         Effect.flatMap(checkName(limits, store), (name) => bounded(name, registry.restart(name), "starting")),
       supervisor: tree.root,
       // The compaction itself takes as long as the store is large; only the wait for the store is bounded.
-      compact: (store) => withName(store, (running) => running.compact)
+      compact: (store) => withName(store, (running) => running.compact),
+      entries: (store, keysOptions) =>
+        withName(store, (running) =>
+          Effect.flatMap(stateOf(running), ([entries, version]) =>
+            Effect.map(Store.keyPage(entries, keysOptions, clock.unsafeCurrentTimeMillis()), (page) => ({
+              entries: page.keys.map((key) => {
+                const entry = Option.getOrThrow(HashMap.get(entries, key))
+                return { key, value: entry.value, version: entry.version, expiresAt: entry.expiresAt }
+              }),
+              next: page.next,
+              version
+            })))),
+      exportStore: (store) =>
+        withName(store, (running) =>
+          Effect.map(stateOf(running), ([entries, version]) => {
+            // One clock reading for the whole export: it is the store as of that moment.
+            const now = clock.unsafeCurrentTimeMillis()
+            const keys: Array<string> = []
+            HashMap.forEach(entries, (entry, key) => {
+              if (!Expiry.isExpired(entry, now)) keys.push(key)
+            })
+            keys.sort()
+            // Taken one at a time from the state as it was read: no second copy of a large store.
+            const inKeyOrder = function*() {
+              for (const key of keys) yield [key, Option.getOrThrow(HashMap.get(entries, key))] as const
+            }
+            return { version, size: keys.length, entries: { [Symbol.iterator]: inKeyOrder } }
+          })),
+      watch: (store, watchOptions) =>
+        Stream.unwrapScoped(Effect.map(subscribe(store, watchOptions), (subscription) => subscription.changes)),
+      subscribe
     }
     return service
   })

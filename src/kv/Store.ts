@@ -5,7 +5,8 @@
  * once, checks each against the current state (compare-and-set), appends the resulting changes
  * to the store's log as one batch, and only then publishes the new state in its `Ref` and
  * answers the callers. Reads do not queue: they read the `Ref`, so a read that starts after a
- * write was acknowledged sees it.
+ * write was acknowledged sees it. The batch's changes go to the store's `Feed` in the same
+ * synchronous step as the `Ref` is set, so watchers see exactly what readers see.
  *
  * Keys may carry a deadline (`expiresAt`). A batch first expires the keys whose deadline has
  * passed (an `Expire` change each, at most 10,000 a batch), so its writes find them absent; one
@@ -34,6 +35,7 @@ import { applyChange, type Change, type Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { Storage, type StoreLog } from "../storage/Storage.js"
 import { AtomicCheckFailed, InvalidQuery, NotANumber, VersionMismatch } from "./Errors.js"
+import * as Feed from "./Feed.js"
 import * as Atomic from "./internal/atomic.js"
 import * as Expiry from "./internal/expiry.js"
 import * as Probe from "./internal/probe.js"
@@ -134,6 +136,12 @@ export interface Store {
    * @since 0.2.0
    */
   readonly version: () => number
+  /**
+   * The feed the store publishes its changes to.
+   *
+   * @since 0.2.0
+   */
+  readonly feed: Feed.Feed
   /** Rewrites the store's log as a snapshot of its acknowledged state (compaction on demand). */
   readonly compact: Effect.Effect<void, StorageFailure>
   /**
@@ -163,6 +171,13 @@ export interface StoreOptions {
    * @since 0.2.0
    */
   readonly clock?: Clock.Clock
+  /**
+   * The feeds the store publishes to, shared by its incarnations; without them the store's feed is
+   * its own and keeps no history.
+   *
+   * @since 0.2.0
+   */
+  readonly feeds?: Feed.Feeds
 }
 
 /**
@@ -202,6 +217,8 @@ interface Owned {
   readonly fire: Effect.Effect<void>
   /** The store's scope: its probe runs there. */
   readonly scope: Scope.Scope
+  /** Where each committed batch's changes go, in the step that sets `ref`. */
+  readonly feed: Feed.Feed
   /** The version of the entries in `ref`. */
   version: number
   /** A lower bound of the deadlines of the entries in `ref`. */
@@ -227,8 +244,13 @@ export const start = (
   Effect.gen(function*() {
     const storage = yield* Storage
     const clock = options.clock ?? (yield* Effect.clock)
-    const log = yield* storage.open(name)
+    const feeds = options.feeds ?? Feed.makeFeeds({ history: 0, buffer: 1 })
+    const log = yield* storage.open(name, { history: feeds.history })
     const ref = yield* Ref.make(log.recovered.entries)
+    const feed = yield* Effect.acquireRelease(
+      Effect.sync(() => feeds.attach(name, log.recovered.sequence, log.recent)),
+      (feed) => Effect.sync(() => feeds.detach(feed))
+    )
     let server: Server.Server<Write, number, WriteError, ExpireDue> | undefined
     // Overloaded or stopped: the writes in the mailbox expire the due keys as they commit.
     const fire = Effect.suspend(() => server === undefined ? Effect.void : Effect.ignore(server.cast(expireDue)))
@@ -241,6 +263,7 @@ export const start = (
       timer: yield* Expiry.timer(clock, fire),
       fire,
       scope: yield* Effect.scope,
+      feed,
       version: log.recovered.sequence,
       earliest: deadlines.earliest()
     }
@@ -264,6 +287,7 @@ export const start = (
       server,
       entries: ref,
       version: () => owned.version,
+      feed,
       compact: log.compact,
       earliestExpiry: () => owned.earliest
     }
@@ -364,11 +388,13 @@ const commit = (
       return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, degraded: next }] as const
     }
     owned.deadlines.track(changes, after.entries)
-    // The state, its version and its earliest deadline change in one synchronous step: a reader
-    // sees all of them or none.
+    // The state, its version, its earliest deadline and the feed change in one synchronous step
+    // (no yield between): a reader sees all of them or none, and `entries` then `watch` from its
+    // version misses nothing and repeats nothing.
     yield* Ref.update(owned.ref, () => {
       owned.version = sequence
       owned.earliest = owned.deadlines.earliest()
+      owned.feed.publish(changes)
       return after.entries
     })
     if (due.keys.length > 0) yield* Metric.incrementBy(Expiry.expiredKeys, due.keys.length)

@@ -77,6 +77,55 @@ export const run = (args: ReadonlyArray<string>, options: RunOptions = {}): Effe
     return Effect.onInterrupt(result, () => Effect.sync(() => child.kill("SIGKILL")))
   })
 
+/** A running `effect-kv` command whose output is read as it comes. */
+export interface Running {
+  readonly child: ChildProcess
+  /** What it printed on stdout so far. */
+  readonly stdout: () => string
+  /** Waits until `done` holds of its stdout; fails if it exits first. */
+  readonly until: (done: (stdout: string) => boolean) => Effect.Effect<void, Error>
+  readonly exited: Effect.Effect<Result>
+}
+
+/** Starts `effect-kv ...args`, left running; the scope kills it if it still runs. */
+export const start = (args: ReadonlyArray<string>, options: RunOptions = {}): Effect.Effect<Running, never, Scope.Scope> =>
+  Effect.gen(function*() {
+    const child = yield* Effect.acquireRelease(
+      Effect.sync(() => spawnCli(args, options)),
+      (child) => Effect.sync(() => child.exitCode === null && child.signalCode === null && child.kill("SIGKILL"))
+    )
+    let stdout = ""
+    let exit: Result | undefined
+    const listeners = new Set<() => void>()
+    const notify = () => listeners.forEach((listener) => listener())
+    child.stdout!.setEncoding("utf8").on("data", (chunk: string) => {
+      stdout += chunk
+      notify()
+    })
+    const exited = yield* Deferred.make<Result>()
+    yield* Effect.forkDaemon(Effect.flatMap(collect(child), (result) => {
+      exit = { ...result, stdout }
+      notify()
+      return Deferred.succeed(exited, exit)
+    }))
+    const until = (done: (stdout: string) => boolean) =>
+      Effect.flatMap(
+        Effect.async<void>((resume) => {
+          const check = () => {
+            if (done(stdout) || exit !== undefined) {
+              listeners.delete(check)
+              resume(Effect.void)
+            }
+          }
+          listeners.add(check)
+          check()
+          return Effect.sync(() => listeners.delete(check))
+        }),
+        () => done(stdout) ? Effect.void : Effect.fail(new Error(`exited first: ${JSON.stringify(exit)}`))
+      )
+    return { child, stdout: () => stdout, until, exited: Deferred.await(exited) }
+  })
+
 /** A fresh temporary folder, removed with the scope. */
 export const tempDir: Effect.Effect<string, never, Scope.Scope> = Effect.acquireRelease(
   Effect.promise(() => FsPromises.mkdtemp(Path.join(Os.tmpdir(), "effect-kv-cli-"))),

@@ -409,7 +409,10 @@ describe("HTTP server", () => {
           ["GET", "/stores/s/keys"],
           ["GET", "/stores/s/keys/k"],
           ["PUT", "/stores/s/keys/k"],
-          ["DELETE", "/stores/s/keys/k"]
+          ["DELETE", "/stores/s/keys/k"],
+          ["GET", "/stores/s/entries"],
+          ["GET", "/stores/s/export"],
+          ["GET", "/stores/s/watch"]
         ]
         for (const [method, path] of routes) {
           for (const headers of [{}, { authorization: "Bearer wrong" }, { authorization: "Bearer s3cret-and-more" }]) {
@@ -452,8 +455,11 @@ describe("HTTP server", () => {
           "GET /health",
           "GET /stores",
           "GET /stores/{store}",
+          "GET /stores/{store}/entries",
+          "GET /stores/{store}/export",
           "GET /stores/{store}/keys",
           "GET /stores/{store}/keys/{key}",
+          "GET /stores/{store}/watch",
           "POST /stores/{store}/atomic",
           "POST /stores/{store}/restart",
           "PUT /stores/{store}/keys/{key}",

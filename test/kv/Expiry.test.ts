@@ -78,6 +78,34 @@ describe("expiry", () => {
       expect(yield* kv.get("s", "k")).toEqual(Option.some("again"))
     }))
 
+  it.scoped("entries and exportStore leave out a key past its deadline before its Expire is written", () =>
+    Effect.gen(function*() {
+      let now = 1_000_000
+      const { layer, recorded } = recording(Storage.layerMemory)
+      const kv = yield* build(layer).pipe(Effect.withClock(stoppedClock(() => now)))
+      yield* kv.put("s", "a", 1)
+      yield* kv.put("s", "due", 2, { ttl: "1 second" })
+      const last = yield* kv.put("s", "later", 3, { ttl: "1 hour" })
+      now += 1000
+      const page = yield* kv.entries("s")
+      expect(page).toEqual({
+        entries: [
+          { key: "a", value: 1, version: 1, expiresAt: undefined },
+          { key: "later", value: 3, version: last, expiresAt: 1_000_000 + 3_600_000 }
+        ],
+        next: Option.none(),
+        version: last
+      })
+      expect((yield* kv.entries("s", { prefix: "d" })).entries).toEqual([])
+      const exported = yield* kv.exportStore("s")
+      expect([exported.version, exported.size, [...exported.entries].map(([key]) => key)]).toEqual([last, 2, ["a", "later"]])
+      // The reads decided: nothing was written.
+      expect(expiries(recorded, "s")).toBe(0)
+      now -= 1
+      expect((yield* kv.entries("s")).entries.map((entry) => entry.key)).toEqual(["a", "due", "later"])
+      expect([...(yield* kv.exportStore("s")).entries].map(([key]) => key)).toEqual(["a", "due", "later"])
+    }))
+
   it.scoped("an expiry is in the log: a restart never brings the key back; keys past their deadline at reopen expire at once", () =>
     Effect.gen(function*() {
       const dataDir = yield* tempDir

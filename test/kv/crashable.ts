@@ -53,10 +53,10 @@ export const crashable = (control: Control): Layer.Layer<Storage.Storage, never,
       Storage.Storage,
       Effect.map(Storage.Storage, (storage) => ({
         ...storage,
-        open: (store: string) =>
+        open: (store: string, options?: Storage.OpenOptions) =>
           Effect.gen(function*() {
             if (control.opening !== undefined) yield* Deferred.await(control.opening)
-            const log = yield* storage.open(store)
+            const log = yield* storage.open(store, options)
             control.openNow++
             control.opened++
             // Runs before the log closes (finalizers run last first).

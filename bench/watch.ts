@@ -1,0 +1,145 @@
+/**
+ * The change feed in process (`KV.layerMemory`, one store, 100 callers putting 100-byte values
+ * over 10,000 keys), each figure beside its baseline in interleaved rounds (`./rounds.ts`):
+ *
+ * - acknowledged writes per CPU-second of the process with 100 watchers reading every event,
+ *   beside the same with none (target: at least 0.8x). CPU time, not wall time: on a machine
+ *   shared with other work the wall clock measures the others as much as this process;
+ * - events/s delivered to 1 watcher beside the writes/s with none (the most it could get), and to
+ *   100 watchers (all of them together) beside 1;
+ * - per write, its event's arrival at a watcher less its acknowledgement's arrival at its caller
+ *   (negative: the watcher had it first), median and p99 (target: p99 at most 5 ms); and the
+ *   time from the call to the event beside the time from the call to the acknowledgement.
+ */
+import { Chunk, Duration, Effect, ManagedRuntime, Stream } from "effect"
+import { KV, type KVService } from "../src/kv/KV.js"
+import { effectOpsPerSecond, format, heading, report } from "./report.js"
+import { compare } from "./rounds.js"
+
+const keyCount = 10_000
+const keys = Array.from({ length: keyCount }, (_, i) => `key-${i}`)
+const value = "v".repeat(100)
+const callers = 100
+const millis = 1000
+
+/** What one run measured. */
+interface Run {
+  readonly writesPerSecond: number
+  readonly writesPerCpuSecond: number
+  /** Events received by all the watchers together, per second, until the last caught up. */
+  readonly eventsPerSecond: number
+  /** Per write, in ms: event (at the first watcher) less acknowledgement; call to event; call to acknowledgement. */
+  readonly ackToEvent: Array<number>
+  readonly callToEvent: Array<number>
+  readonly callToAck: Array<number>
+}
+
+/** 100 callers write for `millis` ms while `watchers` watchers read every event. */
+const measure = (kv: KVService, store: string, watchers: number): Effect.Effect<Run, unknown> =>
+  Effect.scoped(Effect.gen(function*() {
+    const subscriptions = yield* Effect.forEach(Array.from({ length: watchers }), () => kv.subscribe(store))
+    const from = subscriptions[0]?.since ?? 0
+    const acked = new Map<number, number>()
+    const called: Array<number> = []
+    const seen = new Map<number, number>()
+    const last = subscriptions.map(() => from)
+    let delivered = 0
+    yield* Effect.forEach(subscriptions, (subscription, w) =>
+      Effect.forkScoped(Stream.runForEachChunk(subscription.changes, (changes) =>
+        Effect.sync(() => {
+          delivered += changes.length
+          const version = Chunk.unsafeLast(changes).version
+          last[w] = version
+          if (w === 0) {
+            const now = performance.now()
+            for (const change of changes) seen.set(change.version, now)
+          }
+        }))), { discard: true })
+    const cpu = process.cpuUsage()
+    const start = performance.now()
+    const writesPerSecond = yield* effectOpsPerSecond(callers, (i) =>
+      Effect.suspend(() => {
+        const at = performance.now()
+        return Effect.map(kv.put(store, keys[i % keyCount]!, value), (version) => {
+          acked.set(version, performance.now())
+          called[version] = at
+        })
+      }), millis)
+    const used = process.cpuUsage(cpu)
+    const writes = acked.size
+    const final = from + writes
+    while (last.some((version) => version < final)) yield* Effect.sleep(Duration.millis(1))
+    const caughtUp = performance.now()
+    const ackToEvent: Array<number> = []
+    const callToEvent: Array<number> = []
+    const callToAck: Array<number> = []
+    for (const [version, ack] of acked) {
+      callToAck.push(ack - called[version]!)
+      const event = seen.get(version)
+      if (event === undefined) continue
+      ackToEvent.push(event - ack)
+      callToEvent.push(event - called[version]!)
+    }
+    return {
+      writesPerSecond,
+      writesPerCpuSecond: writes / ((used.user + used.system) / 1e6),
+      eventsPerSecond: delivered / ((caughtUp - start) / 1000),
+      ackToEvent,
+      callToEvent,
+      callToAck
+    }
+  }))
+
+const quantile = (values: ReadonlyArray<number>, q: number): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!
+}
+
+const median = (values: ReadonlyArray<number>) => quantile(values, 0.5)
+
+export const run = async () => {
+  heading("Watch in memory: one store, 100 callers writing, watchers reading every event")
+  const runtime = ManagedRuntime.make(KV.layerMemory({ callTimeout: Duration.seconds(30) }))
+  const kv = await runtime.runPromise(KV)
+  let store = 0
+  // A fresh store per run: the same work each time, and no history left over.
+  const once = (watchers: number) => runtime.runPromise(measure(kv, `bench-${store++}`, watchers))
+
+  await compare(
+    "acknowledged writes per CPU-second",
+    { label: "100 watchers", run: async () => (await once(100)).writesPerCpuSecond },
+    { label: "none", run: async () => (await once(0)).writesPerCpuSecond },
+    { unit: "ops/s" }
+  )
+  await compare(
+    "events/s delivered",
+    { label: "to 1 watcher", run: async () => (await once(1)).eventsPerSecond },
+    { label: "writes/s, none", run: async () => (await once(0)).writesPerSecond },
+    { unit: "events/s" }
+  )
+  await compare(
+    "",
+    { label: "to 100 watchers", run: async () => (await once(100)).eventsPerSecond },
+    { label: "to 1 watcher", run: async () => (await once(1)).eventsPerSecond },
+    { unit: "events/s" }
+  )
+
+  // Both distributions come from the same writes of each round; the medians over 5 rounds.
+  for (const watchers of [1, 100]) {
+    const rounds: Array<Run> = []
+    await once(watchers)
+    for (let i = 0; i < 5; i++) rounds.push(await once(watchers))
+    const over = (pick: (run: Run) => number) => median(rounds.map(pick))
+    const label = `${watchers} watcher${watchers === 1 ? "" : "s"}`
+    report(`event less ack, ${label}, median`, over((r) => median(r.ackToEvent)), "ms")
+    report(`event less ack, ${label}, p99`, over((r) => quantile(r.ackToEvent, 0.99)), "ms")
+    for (const [name, q] of [["median", 0.5], ["p99", 0.99]] as const) {
+      report(`call to event, ${label}, ${name}`, over((r) => quantile(r.callToEvent, q)), "ms", {
+        label: "call to ack",
+        value: over((r) => quantile(r.callToAck, q))
+      })
+    }
+    console.log(`    (${format(over((r) => r.ackToEvent.length))} writes a round; the first watcher's events)`)
+  }
+  await runtime.dispose()
+}
