@@ -22,10 +22,20 @@ import type { HttpError } from "../http/Errors.js"
 import type { KeyPage } from "../kv/Store.js"
 import { RequestFailed, ServerUnreachable } from "./Errors.js"
 
-/** Why a call to the server failed. */
+/**
+ * Why a call to the server failed.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type ClientError = ServerUnreachable | RequestFailed
 
-/** The server's operations, as the client commands use them. */
+/**
+ * The server's operations, as the client commands use them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export class ServerClient extends Context.Tag("effect-kv/cli/ServerClient")<ServerClient, {
   readonly get: (store: string, key: string) => Effect.Effect<unknown, ClientError>
   /** Sets the key to a JSON value; returns the key's new version. */
@@ -36,30 +46,69 @@ export class ServerClient extends Context.Tag("effect-kv/cli/ServerClient")<Serv
     query: { readonly prefix: string; readonly after: Option.Option<string>; readonly limit: number }
   ) => Effect.Effect<KeyPage, ClientError>
   readonly stores: Effect.Effect<ReadonlyArray<string>, ClientError>
+  /** Starts a failed store again; changes nothing on a running one. */
+  readonly restart: (store: string) => Effect.Effect<void, ClientError>
 }>() {}
 
-/** Where the server is and how to authenticate, as the options give them. */
+/**
+ * Where the server is and how to authenticate, as the options give them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Connection {
   readonly url: string
   readonly token: Option.Option<Redacted.Redacted<string>>
 }
 
-/** The `--url` and `--token` options every client command takes. */
+/**
+ * The `--url` and `--token` options every client command takes.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const connectionOptions = {
   url: Options.text("url").pipe(
-    Options.withDescription("The server's base URL."),
+    Options.withPseudoName("URL"),
+    Options.withDescription("The server's base URL. Default: http://127.0.0.1:4000. Environment: KV_URL."),
     Options.withFallbackConfig(Config.string("KV_URL")),
     Options.withDefault("http://127.0.0.1:4000")
   ),
   token: Options.redacted("token").pipe(
-    Options.withDescription("The bearer token the server was started with."),
+    Options.withPseudoName("TOKEN"),
+    Options.withDescription("The token the server was started with, if any. Default: none. Environment: KV_TOKEN."),
     Options.withFallbackConfig(Config.redacted("KV_TOKEN")),
     Options.optional
   )
 }
 
+/** What a call was about, so that an answer can be told in the CLI's words. */
+interface Target {
+  readonly store?: string
+  readonly key?: string
+}
+
+// The server's own messages speak HTTP (paths, headers) where a CLI user needs a command.
+const inCliWords = (error: HttpError, target: Target): string => {
+  switch (error._tag) {
+    case "NotFound":
+      return target.store !== undefined && target.key !== undefined
+        ? `key ${JSON.stringify(target.key.slice(0, 200))} is not in store "${target.store}"; ` +
+          `list its keys with: effect-kv keys ${target.store}`
+        : error.message
+    case "Unauthorized":
+      return "the server needs a token: pass --token <token> or set KV_TOKEN"
+    case "PayloadTooLarge":
+      return error.error === "PayloadTooLarge"
+        ? "the value is over the size the server takes in one request; store it in parts"
+        : error.message
+    default:
+      return error.message
+  }
+}
+
 // A transport failure means no server; any other failure is the server's answer, or a bad one.
-const translate = (url: string) =>
+const translate = (url: string, target: Target) =>
 (
   error: HttpError | HttpApiDecodeError | HttpClientError.HttpClientError | ParseResult.ParseError
 ): ClientError => {
@@ -72,33 +121,46 @@ const translate = (url: string) =>
     case "HttpApiDecodeError":
       return new RequestFailed({ error: "BadResponse", reason: `unexpected answer: ${error.message}` })
     default:
-      return new RequestFailed({ error: error.error, reason: error.message })
+      return new RequestFailed({ error: error.error, reason: inCliWords(error, target) })
   }
 }
 
-/** Builds the client on the HTTP door's typed client. */
+/**
+ * Builds the client on the HTTP door's typed client.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (connection: Connection): Effect.Effect<Context.Tag.Service<ServerClient>, never, HttpClient.HttpClient> =>
   Effect.gen(function*() {
     const baseUrl = connection.url.replace(/\/+$/, "")
     const api = yield* HttpDoor.make({ baseUrl, token: Option.getOrUndefined(Option.map(connection.token, Redacted.value)) })
-    const fail = Effect.mapError(translate(baseUrl))
+    const fail = (target: Target) => Effect.mapError(translate(baseUrl, target))
     return {
-      get: (store, key) => fail(api.keys.get({ path: { store, key } })),
+      get: (store, key) => fail({ store, key })(api.keys.get({ path: { store, key }, headers: {} })),
       put: (store, key, value) =>
-        fail(api.keys.put({ path: { store, key }, headers: {}, payload: value })).pipe(Effect.map((body) => body.version)),
-      delete: (store, key) => fail(api.keys.delete({ path: { store, key }, headers: {} })),
+        fail({ store, key })(api.keys.put({ path: { store, key }, headers: {}, payload: value })).pipe(
+          Effect.map((body) => body.version)
+        ),
+      delete: (store, key) => fail({ store, key })(api.keys.delete({ path: { store, key }, headers: {} })),
       keys: (store, query) =>
-        fail(api.keys.list({
+        fail({ store })(api.keys.list({
           path: { store },
           urlParams: Option.match(query.after, {
             onNone: () => ({ prefix: query.prefix, limit: query.limit }),
             onSome: (after) => ({ prefix: query.prefix, limit: query.limit, after })
           })
         })),
-      stores: fail(api.stores.list()).pipe(Effect.map((body) => body.stores))
+      stores: fail({})(api.stores.list()).pipe(Effect.map((body) => body.stores)),
+      restart: (store) => fail({ store })(api.stores.restart({ path: { store } }))
     }
   })
 
-/** The client for `connection`, on Node's HTTP client. */
+/**
+ * The client for `connection`, on Node's HTTP client.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (connection: Connection): Layer.Layer<ServerClient> =>
   Layer.effect(ServerClient, make(connection)).pipe(Layer.provide(NodeHttpClient.layer))

@@ -9,6 +9,12 @@ import { KV } from "../kv/KV.js"
 import { chosenStores, dataDirOption, onExistingDataDir, storeArg } from "./DataDir.js"
 import { printLine, progress, progressDone } from "./Output.js"
 
+/**
+ * `compact [STORE]`: rewrites logs as snapshots, with progress on a terminal.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
 export const compact = Command.make("compact", {
   dataDir: dataDirOption,
   store: storeArg
@@ -20,7 +26,7 @@ export const compact = Command.make("compact", {
       yield* progress(`compacting ${store} (${index + 1} of ${stores.length})`)
       yield* kv.compact(store)
     }
-    yield* progressDone
+    yield* progressDone()
     yield* printLine(`compacted ${stores.length} store${stores.length === 1 ? "" : "s"}`)
   }).pipe(onExistingDataDir(args.dataDir))).pipe(
     Command.withDescription("Rewrites each store's log as a snapshot of its keys. No server may hold the folder.")

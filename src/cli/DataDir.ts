@@ -16,17 +16,33 @@ import { KV, type KVService } from "../kv/KV.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { NoDataDir, NoSuchStore } from "./Errors.js"
 
-/** `--data-dir`, or `KV_DATA_DIR`, default `./data`. */
+/**
+ * `--data-dir`, or `KV_DATA_DIR`, default `./data`.
+ *
+ * @since 0.1.0
+ * @category options
+ */
 export const dataDirOption = Options.text("data-dir").pipe(
-  Options.withDescription("The data folder."),
+  Options.withPseudoName("DIR"),
+  Options.withDescription("The data folder. Default: ./data. Environment: KV_DATA_DIR."),
   Options.withFallbackConfig(Config.string("KV_DATA_DIR")),
   Options.withDefault("./data")
 )
 
-/** `KV` on the data folder, for a tool that runs while no server does. */
+/**
+ * `KV` on the data folder, for a tool that runs while no server does.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layerKV = (dataDir: string): Layer.Layer<KV, StorageFailure> => KV.layer({ dataDir, sync: "always" })
 
-/** Succeeds if `dataDir` is a folder: the tools that read one must not create it by accident. */
+/**
+ * Succeeds if `dataDir` is a folder: the tools that read one must not create it by accident.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const requireDataDir = (dataDir: string): Effect.Effect<void, NoDataDir | PlatformError, FileSystem.FileSystem> =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(dataDir)).pipe(
     Effect.catchIf(
@@ -37,14 +53,32 @@ export const requireDataDir = (dataDir: string): Effect.Effect<void, NoDataDir |
     Effect.asVoid
   )
 
-/** Runs `effect` on `KV` over `dataDir`, which must exist. */
+/**
+ * Runs `effect` on `KV` over `dataDir`, which must exist.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const onExistingDataDir = (dataDir: string) => <A, E>(effect: Effect.Effect<A, E, KV>) =>
   Effect.zipRight(requireDataDir(dataDir), Effect.provide(effect, layerKV(dataDir)))
 
-/** An optional `STORE` argument: the tool works on that store only. */
-export const storeArg = Args.text({ name: "STORE" }).pipe(Args.withDescription("Only this store (default: all)."), Args.optional)
+/**
+ * An optional `STORE` argument: the tool works on that store only.
+ *
+ * @since 0.1.0
+ * @category options
+ */
+export const storeArg = Args.text({ name: "STORE" }).pipe(
+  Args.withDescription("Only this store. Default: every store of the folder."),
+  Args.optional
+)
 
-/** The stores a tool works on: the one named, which must hold data, or all of them. */
+/**
+ * The stores a tool works on: the one named, which must hold data, or all of them.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const chosenStores = (kv: KVService, dataDir: string, store: Option.Option<string>) =>
   Effect.flatMap(kv.stores, (stores) =>
     Option.match(store, {

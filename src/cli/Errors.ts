@@ -6,7 +6,12 @@
  */
 import * as Schema from "effect/Schema"
 
-/** A value that is not JSON, from an argument, stdin, or a line of an import. */
+/**
+ * A value that is not JSON, from an argument, stdin, or a line of an import.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidJson extends Schema.TaggedError<InvalidJson>()("InvalidJson", {
   source: Schema.String,
   reason: Schema.String
@@ -16,7 +21,12 @@ export class InvalidJson extends Schema.TaggedError<InvalidJson>()("InvalidJson"
   }
 }
 
-/** A line of an import that is not a `{"store","key","value"}` object, or that the store refused. */
+/**
+ * A line of an import that is not a `{"store","key","value"}` object, or that the store refused.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class InvalidImportLine extends Schema.TaggedError<InvalidImportLine>()("InvalidImportLine", {
   line: Schema.Number,
   reason: Schema.String
@@ -26,7 +36,12 @@ export class InvalidImportLine extends Schema.TaggedError<InvalidImportLine>()("
   }
 }
 
-/** The server could not be reached at all. */
+/**
+ * The server could not be reached at all.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ServerUnreachable extends Schema.TaggedError<ServerUnreachable>()("ServerUnreachable", {
   url: Schema.String,
   reason: Schema.String
@@ -36,7 +51,12 @@ export class ServerUnreachable extends Schema.TaggedError<ServerUnreachable>()("
   }
 }
 
-/** The server answered with an error; `error` is its tag, `reason` its message. */
+/**
+ * The server answered with an error; `error` is its tag, `reason` its message.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestFailed", {
   error: Schema.String,
   reason: Schema.String
@@ -46,7 +66,12 @@ export class RequestFailed extends Schema.TaggedError<RequestFailed>()("RequestF
   }
 }
 
-/** `verify` found damage. */
+/**
+ * `verify` found damage.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFailed", {
   dataDir: Schema.String,
   corrupt: Schema.Number,
@@ -59,7 +84,12 @@ export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFail
   }
 }
 
-/** A tool that reads a data folder was pointed where there is none. */
+/**
+ * A tool that reads a data folder was pointed where there is none.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class NoDataDir extends Schema.TaggedError<NoDataDir>()("NoDataDir", {
   dataDir: Schema.String
 }) {
@@ -68,7 +98,12 @@ export class NoDataDir extends Schema.TaggedError<NoDataDir>()("NoDataDir", {
   }
 }
 
-/** A tool was asked for a store that holds no data in the folder. */
+/**
+ * A tool was asked for a store that holds no data in the folder.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class NoSuchStore extends Schema.TaggedError<NoSuchStore>()("NoSuchStore", {
   store: Schema.String,
   dataDir: Schema.String
@@ -78,7 +113,12 @@ export class NoSuchStore extends Schema.TaggedError<NoSuchStore>()("NoSuchStore"
   }
 }
 
-/** The server could not listen on the address asked for. */
+/**
+ * The server could not listen on the address asked for.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class CannotListen extends Schema.TaggedError<CannotListen>()("CannotListen", {
   host: Schema.String,
   port: Schema.Number,

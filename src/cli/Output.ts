@@ -16,7 +16,12 @@ import * as Predicate from "effect/Predicate"
 // SGR and cursor sequences, as @effect/cli's help renderer emits them.
 const ansiSequence = /\u001b\[[0-9;?]*[A-Za-z]/g
 
-/** Whether colour codes may be written: stdout is a terminal and `NO_COLOR` is unset or empty. */
+/**
+ * Whether colour codes may be written: stdout is a terminal and `NO_COLOR` is unset or empty.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const colourEnabled: Effect.Effect<boolean> = Effect.gen(function*() {
   const noColour = yield* Config.option(Config.string("NO_COLOR")).pipe(Effect.orElseSucceed(() => Option.none()))
   return process.stdout.isTTY === true && Option.getOrElse(noColour, () => "") === ""
@@ -25,6 +30,9 @@ export const colourEnabled: Effect.Effect<boolean> = Effect.gen(function*() {
 /**
  * A console that trims the blank lines @effect/cli leaves after its messages on stderr, and
  * strips colour codes when colour is off.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layerConsole: Layer.Layer<never> = Layer.unwrapEffect(
   Effect.gen(function*() {
@@ -40,21 +48,47 @@ export const layerConsole: Layer.Layer<never> = Layer.unwrapEffect(
   })
 )
 
-/** Writes one line to stdout. */
+/**
+ * Writes one line to stdout.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const printLine = (line: string): Effect.Effect<void> => Console.log(line)
 
-/** Writes a progress line to stderr, only when stderr is a terminal; it overwrites itself. */
-export const progress = (line: string): Effect.Effect<void> =>
+/**
+ * Writes a progress line to stderr, only when stderr is a terminal; it overwrites itself. A
+ * command that prints its results while it goes (`export`) shows progress only when its stdout
+ * goes elsewhere, so that the two do not mix on one screen.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const progress = (line: string, options?: { readonly printsResults?: boolean }): Effect.Effect<void> =>
   Effect.sync(() => {
-    if (process.stderr.isTTY === true) process.stderr.write(`\r\u001b[2K${line}`)
+    if (showsProgress(options)) process.stderr.write(`\r\u001b[2K${line}`)
   })
 
-/** Ends a progress line, so that what follows starts on a line of its own. */
-export const progressDone: Effect.Effect<void> = Effect.sync(() => {
-  if (process.stderr.isTTY === true) process.stderr.write("\n")
-})
+/**
+ * Ends a progress line, so that what follows starts on a line of its own.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
+export const progressDone = (options?: { readonly printsResults?: boolean }): Effect.Effect<void> =>
+  Effect.sync(() => {
+    if (showsProgress(options)) process.stderr.write("\n")
+  })
 
-/** The one line that tells the user why a command failed: the error's message, no stack. */
+const showsProgress = (options: { readonly printsResults?: boolean } | undefined) =>
+  process.stderr.isTTY === true && !(options?.printsResults === true && process.stdout.isTTY === true)
+
+/**
+ * The one line that tells the user why a command failed: the error's message, no stack.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const failureLine = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   const reason = Option.isSome(failure)
@@ -71,6 +105,11 @@ const messageOf = (error: unknown): string =>
     ? error.message
     : Predicate.hasProperty(error, "_tag") ? String(error._tag) : String(error)
 
-/** Prints the failure of `cause` as one line on stderr. */
+/**
+ * Prints the failure of `cause` as one line on stderr.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const reportFailure = (cause: Cause.Cause<unknown>): Effect.Effect<void> =>
   Console.error(failureLine(cause))

@@ -28,29 +28,51 @@ const syncPolicies = ["always", "interval", "none"] as const
 const options = {
   dataDir: dataDirOption,
   host: Options.text("host").pipe(
-    Options.withDescription("The interface to listen on; 0.0.0.0 for every one."),
+    Options.withPseudoName("HOST"),
+    Options.withDescription(
+      "The interface to listen on; 0.0.0.0 for every one. Default: 127.0.0.1 (this machine only). Environment: KV_HOST."
+    ),
     Options.withFallbackConfig(Config.string("KV_HOST")),
     Options.withDefault(Server.defaultHost)
   ),
   port: Options.integer("port").pipe(
+    Options.withPseudoName("PORT"),
     Options.filterMap(Option.liftPredicate((port) => port >= 0 && port <= 65535), "--port must be from 0 to 65535"),
-    Options.withDescription("The port; 0 takes a free one."),
+    Options.withDescription("The port; 0 takes a free one. Default: 4000. Environment: KV_PORT."),
     Options.withFallbackConfig(Config.integer("KV_PORT")),
     Options.withDefault(Server.defaultPort)
   ),
   sync: Options.choice("sync", syncPolicies).pipe(
     Options.withDescription(
-      "When a write is acknowledged: always (after an fsync), interval (fsync every second), none (left to the OS)."
+      "When a write is acknowledged: always (after an fsync), interval (fsync every second), none (left to the OS). " +
+        "Default: always. Environment: KV_SYNC."
     ),
     Options.withFallbackConfig(Config.literal(...syncPolicies)("KV_SYNC")),
     Options.withDefault("always" as const)
   ),
   token: Options.redacted("token").pipe(
-    Options.withDescription("Require \"Authorization: Bearer <token>\" on every route but /health."),
+    Options.withPseudoName("TOKEN"),
+    Options.withDescription(
+      "Require \"Authorization: Bearer TOKEN\" on every route but /health. Default: none (no token needed). " +
+        "Environment: KV_TOKEN."
+    ),
     Options.withFallbackConfig(Config.redacted("KV_TOKEN")),
+    Options.optional
+  ),
+  corsOrigin: Options.text("cors-origin").pipe(
+    Options.withPseudoName("ORIGINS"),
+    Options.withDescription(
+      "Let browser apps from these origins call the API (CORS): comma-separated, such as https://app.example.com, " +
+        "or * for any. Default: none (CORS off). Environment: KV_CORS_ORIGIN."
+    ),
+    Options.withFallbackConfig(Config.string("KV_CORS_ORIGIN")),
     Options.optional
   )
 }
+
+/** `a.example, b.example` as a list; nothing for an empty one. */
+const originsOf = (list: string): ReadonlyArray<string> =>
+  list.split(",").map((origin) => origin.trim()).filter((origin) => origin !== "")
 
 // Structured logs: JSON for a machine reading stdout, readable lines for a person.
 const layerLogger = Layer.unwrapEffect(Effect.map(colourEnabled, (colour) =>
@@ -68,15 +90,25 @@ const announce = (dataDir: string, address: HttpServer.Address) =>
     return yield* Effect.never
   })
 
-// The HTTP server is the last child of KV's supervision tree: on a signal it stops first.
+/**
+ * `serve`: the HTTP server on a data folder until SIGTERM or SIGINT; one line says where it
+ * listens, and one line says when it has stopped, after every store's log is closed.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
 export const serve = Command.make("serve", options, (args) =>
+  // The HTTP server is the last child of KV's supervision tree: on a signal it stops first.
   Server.startInTree({
     host: args.host,
     port: args.port,
-    token: Option.getOrUndefined(Option.map(args.token, Redacted.value))
+    token: Option.getOrUndefined(Option.map(args.token, Redacted.value)),
+    corsOrigins: Option.getOrUndefined(Option.map(args.corsOrigin, originsOf))
   }).pipe(
     Effect.flatMap((address) => announce(args.dataDir, address)),
     Effect.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync })),
+    // Outside KV's layer: by now the requests in flight are answered and every log is closed.
+    Effect.onInterrupt(() => printLine("effect-kv stopped: requests in flight answered, every store's log closed")),
     Effect.catchTag("ServeError", (error) =>
       Effect.fail(
         new CannotListen({

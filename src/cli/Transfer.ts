@@ -16,9 +16,20 @@ import { decodeJson, reasonOf } from "./Json.js"
 import { printLine, progress, progressDone } from "./Output.js"
 import * as Stdin from "./Stdin.js"
 
-/** One line of an export. */
+/**
+ * One line of an export.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export const Line = Schema.Struct({ store: Schema.String, key: Schema.String, value: Schema.Unknown })
 
+/**
+ * `export [STORE]`: the data folder's keys as JSON lines on stdout.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
 export const exportCommand = Command.make("export", { dataDir: dataDirOption, store: storeArg }, (args) =>
   Effect.gen(function*() {
     const kv = yield* KV
@@ -32,11 +43,11 @@ export const exportCommand = Command.make("export", { dataDir: dataDirOption, st
           if (Option.isSome(value)) yield* printLine(JSON.stringify({ store, key, value: value.value }))
         }
         count += page.keys.length
-        yield* progress(`exported ${count} keys`)
+        yield* progress(`exported ${count} keys`, { printsResults: true })
         after = Option.getOrUndefined(page.next)
       } while (after !== undefined)
     }
-    yield* progressDone
+    yield* progressDone({ printsResults: true })
   }).pipe(onExistingDataDir(args.dataDir))).pipe(
     Command.withDescription(
       "Writes every key of the data folder (or of STORE) to stdout, one JSON object a line. No server may hold the folder."
@@ -71,10 +82,29 @@ const putGroup = (kv: KVService, group: Iterable<NumberedLine>) => {
   }))
 }
 
+/** What an import put, store by store, for the line that says so. */
+const summary = (counts: ReadonlyMap<string, number>): string => {
+  let total = 0
+  for (const count of counts.values()) total += count
+  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`
+  const shown = [...counts.entries()].sort(([a], [b]) => a < b ? -1 : 1).slice(0, 10)
+    .map(([store, count]) => `${store} (${count})`)
+  const more = counts.size > shown.length ? `, and ${counts.size - shown.length} more` : ""
+  return `imported ${plural(total, "value")} into ${plural(counts.size, "store")}` +
+    (counts.size === 0 ? "" : `: ${shown.join(", ")}${more}`)
+}
+
+/**
+ * `import`: JSON lines from stdin into the data folder; says what it put, store by store.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
 export const importCommand = Command.make("import", { dataDir: dataDirOption }, (args) =>
   Effect.gen(function*() {
     const kv = yield* KV
-    let count = 0
+    const counts = new Map<string, number>()
+    let lines = 0
     yield* Stdin.lines.pipe(
       Stream.zipWithIndex,
       Stream.filter(([text]) => text.trim() !== ""),
@@ -86,12 +116,20 @@ export const importCommand = Command.make("import", { dataDir: dataDirOption }, 
       ),
       Stream.grouped(groupSize),
       Stream.runForEach((group) =>
-        Effect.zipRight(putGroup(kv, group), Effect.suspend(() => progress(`imported ${count += group.length} lines`)))
+        Effect.zipRight(
+          putGroup(kv, group),
+          Effect.suspend(() => {
+            for (const line of group) counts.set(line.store, (counts.get(line.store) ?? 0) + 1)
+            return progress(`imported ${lines += group.length} lines`)
+          })
+        )
       )
     )
-    yield* progressDone
+    yield* progressDone()
+    yield* printLine(summary(counts))
   }).pipe(Effect.provide(layerKV(args.dataDir)))).pipe(
     Command.withDescription(
-      "Reads JSON lines from stdin, each {\"store\",\"key\",\"value\"}, and puts them into the data folder. No server may hold the folder."
+      "Reads JSON lines from stdin, each {\"store\",\"key\",\"value\"} as export writes them, and puts them into " +
+        "the data folder; then says how many values went into which stores. No server may hold the folder."
     )
   )

@@ -26,6 +26,12 @@ const describe = (report: FileReport): string => {
   }
 }
 
+/**
+ * `verify`: one line per file of the data folder; fails on damage.
+ *
+ * @since 0.1.0
+ * @category commands
+ */
 export const verify = Command.make("verify", { dataDir: dataDirOption }, (args) =>
   Effect.gen(function*() {
     yield* requireDataDir(args.dataDir)

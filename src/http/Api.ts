@@ -7,9 +7,10 @@
  * | `GET /health` | 200 `{"status":"ok"}` |
  * | `GET /stores` | 200 `{"stores":[...]}` |
  * | `DELETE /stores/{store}` | 204 |
+ * | `POST /stores/{store}/restart` | 204 |
  * | `GET /stores/{store}/keys?prefix=&after=&limit=` | 200 `{"keys":[...],"next":cursor or null}` |
- * | `GET /stores/{store}/keys/{key}` | 200, the value as the body, `ETag: "<version>"` |
- * | `PUT /stores/{store}/keys/{key}` | 200 `{"version":n}`; `If-Match: "<v>"`, `If-None-Match: *` |
+ * | `GET /stores/{store}/keys/{key}` | 200, the value as the body, `ETag: "<version>"`; 304 for `If-None-Match` |
+ * | `PUT /stores/{store}/keys/{key}` | 200 `{"version":n}`; `If-Match: "<v>"`, `If-None-Match: *` or `"<v>"` |
  * | `DELETE /stores/{store}/keys/{key}` | 204; `If-Match: "<v>"` |
  *
  * @since 0.1.0
@@ -33,6 +34,14 @@ import {
 } from "./Errors.js"
 
 /**
+ * The package's version, as the OpenAPI document and `effect-kv --version` give it.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const version = "0.1.0"
+
+/**
  * A store name or key as a path segment. The router hands the server segments already
  * percent-decoded, while the client pastes them into the URL as they are: only encoding
  * percent-encodes, so any key survives the trip.
@@ -46,51 +55,149 @@ const Segment = Schema.transform(Schema.String, Schema.String, {
 const StorePath = Schema.Struct({ store: Segment })
 const KeyPath = Schema.Struct({ store: Segment, key: Segment })
 
-/** An entity tag `"<version>"`, as `ETag` sends it and `If-Match` takes it back. */
+/**
+ * Why a precondition header's value is not one, in a sentence that says what to send instead.
+ * `If-Match` compares strongly, so a weak tag (`W/"5"`) is refused; `If-None-Match` compares
+ * weakly and also takes `*`.
+ */
+const tagProblem = (header: "If-Match" | "If-None-Match", tag: string): string => {
+  const expected = `send a version as ETag gives it, a number in double quotes such as "5"${
+    header === "If-None-Match" ? ", or *" : ""
+  }`
+  const shown = JSON.stringify(tag.slice(0, 60))
+  if (header === "If-Match" && tag.startsWith("W/")) return `${header}: a weak entity tag (${shown}) cannot guard a write; ${expected}`
+  if (tag.includes(",")) return `${header}: send one version, not a list; ${expected}`
+  return `${header}: ${expected}; got ${shown}`
+}
+
+const strongTag = /^"(\d{1,15})"$/
+const anyTag = /^(?:W\/)?"(\d{1,15})"$/
+
+/**
+ * An entity tag `"<version>"`, as `ETag` sends it and `If-Match` takes it back.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export const VersionTag = Schema.transformOrFail(Schema.String, Schema.NonNegativeInt, {
   strict: true,
   decode: (tag, _, ast) => {
-    const match = /^"(\d{1,15})"$/.exec(tag.trim())
+    const match = strongTag.exec(tag.trim())
     return match === null
-      ? ParseResult.fail(new ParseResult.Type(ast, tag, `expected an ETag such as "3" (with the quotes), got ${tag}`))
+      ? ParseResult.fail(new ParseResult.Type(ast, tag, tagProblem("If-Match", tag.trim())))
       : ParseResult.succeed(Number(match[1]))
   },
   encode: (version) => ParseResult.succeed(`"${version}"`)
 }).annotations({ description: "a version as an entity tag: a number in double quotes, as in \"3\"" })
 
-const Conditions = Schema.Struct({
-  "if-match": Schema.optionalWith(VersionTag, { exact: true }),
-  "if-none-match": Schema.optionalWith(Schema.Literal("*"), { exact: true })
+/**
+ * `If-None-Match`: `*` (the key must be absent) or a version (the key must not be at it); a
+ * weak tag (`W/"3"`) names the same version.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const NoneMatchTag = Schema.transformOrFail(Schema.String, Schema.Union(Schema.Literal("*"), Schema.NonNegativeInt), {
+  strict: true,
+  decode: (given, _, ast) => {
+    const tag = given.trim()
+    if (tag === "*") return ParseResult.succeed("*" as const)
+    const match = anyTag.exec(tag)
+    return match === null
+      ? ParseResult.fail(new ParseResult.Type(ast, given, tagProblem("If-None-Match", tag)))
+      : ParseResult.succeed(Number(match[1]))
+  },
+  encode: (version) => ParseResult.succeed(version === "*" ? "*" : `"${version}"`)
+}).annotations({ description: "* or a version as an entity tag: a number in double quotes, as in \"3\"" })
+
+/** A query parameter given once: a repeated one arrives as a list. */
+const once = (name: string) =>
+  Schema.String.annotations({ message: () => `${name}: give it once` })
+
+/** `?limit=`: a whole number; its range is the store's to check, with a sentence of its own. */
+const Limit = Schema.transformOrFail(once("limit"), Schema.Number, {
+  strict: true,
+  decode: (given, _, ast) =>
+    /^\d{1,15}$/.test(given)
+      ? ParseResult.succeed(Number(given))
+      : ParseResult.fail(
+        new ParseResult.Type(ast, given, `limit: send a whole number from 1 to 1000, as in ?limit=100; got ${JSON.stringify(given.slice(0, 60))}`)
+      ),
+  encode: (limit) => ParseResult.succeed(String(limit))
+}).annotations({ description: "page size, 1 to 1000" })
+
+const readConditions = Schema.Struct({
+  "if-none-match": Schema.optionalWith(NoneMatchTag, { exact: true })
 })
 
-/** `GET /health`: answers while the server runs; needs no token. */
-export class HealthGroup extends HttpApiGroup.make("health").add(
-  HttpApiEndpoint.get("check", "/health").addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
-) {}
+const putConditions = Schema.Struct({
+  "if-match": Schema.optionalWith(VersionTag, { exact: true }),
+  "if-none-match": Schema.optionalWith(NoneMatchTag, { exact: true })
+})
 
-/** The stores. */
+const deleteConditions = Schema.Struct({
+  "if-match": Schema.optionalWith(VersionTag, { exact: true })
+})
+
+/**
+ * `GET /health`: answers while the server runs; needs no token.
+ *
+ * @since 0.1.0
+ * @category groups
+ */
+export class HealthGroup extends HttpApiGroup.make("health").add(
+  HttpApiEndpoint.get("check", "/health")
+    .addSuccess(Schema.Struct({ status: Schema.Literal("ok") }))
+    .annotate(OpenApi.Summary, "Whether the server is up")
+    .annotate(OpenApi.Description, "Answers 200 while the server runs. Needs no token.")
+).annotate(OpenApi.Description, "Whether the server is up") {}
+
+/**
+ * The stores: list, drop, restart.
+ *
+ * @since 0.1.0
+ * @category groups
+ */
 export class StoresGroup extends HttpApiGroup.make("stores").add(
   HttpApiEndpoint.get("list", "/stores")
     .addSuccess(Schema.Struct({ stores: Schema.Array(Schema.String) }))
     .addError(ServiceUnavailableResponse)
+    .annotate(OpenApi.Summary, "List the stores")
+    .annotate(OpenApi.Description, "The names of the stores that hold data, sorted.")
 ).add(
   HttpApiEndpoint.del("drop", "/stores/:store")
     .setPath(StorePath)
     .addError(ServiceUnavailableResponse)
+    .annotate(OpenApi.Summary, "Drop a store")
     .annotate(OpenApi.Description, "Stops the store and deletes its data.")
-).middleware(Authorization) {}
+).add(
+  HttpApiEndpoint.post("restart", "/stores/:store/restart")
+    .setPath(StorePath)
+    .addError(ServiceUnavailableResponse)
+    .annotate(OpenApi.Summary, "Restart a store")
+    .annotate(
+      OpenApi.Description,
+      "Starts a store that failed (`StoreFailed`) again from its log. On a running store it changes nothing and also answers 204."
+    )
+).middleware(Authorization).annotate(OpenApi.Description, "Named stores: list, drop and restart them") {}
 
-/** The keys of a store. */
+/**
+ * The keys of a store.
+ *
+ * @since 0.1.0
+ * @category groups
+ */
 export class KeysGroup extends HttpApiGroup.make("keys").add(
   HttpApiEndpoint.get("list", "/stores/:store/keys")
     .setPath(StorePath)
     .setUrlParams(Schema.Struct({
-      prefix: Schema.optionalWith(Schema.String, { exact: true }),
-      after: Schema.optionalWith(Schema.String, { exact: true }),
-      limit: Schema.optionalWith(Schema.NumberFromString, { exact: true })
+      prefix: Schema.optionalWith(once("prefix"), { exact: true }),
+      after: Schema.optionalWith(once("after"), { exact: true }),
+      limit: Schema.optionalWith(Limit, { exact: true })
     }))
     .addSuccess(Schema.Struct({ keys: Schema.Array(Schema.String), next: Schema.OptionFromNullOr(Schema.String) }))
     .addError(ServiceUnavailableResponse)
+    .annotate(OpenApi.Summary, "List keys")
     .annotate(
       OpenApi.Description,
       "One page of keys, sorted; pass `next` as `after` for the next page. `limit` is 1 to 1000, default 100."
@@ -98,35 +205,72 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
 ).add(
   HttpApiEndpoint.get("get", "/stores/:store/keys/:key")
     .setPath(KeyPath)
+    .setHeaders(readConditions)
     .addSuccess(Schema.Unknown.annotations({ description: "the value, as it was put" }))
     .addError(NotFoundResponse)
     .addError(ServiceUnavailableResponse)
-    .annotate(OpenApi.Description, "The value as the body, its version in the `ETag` header.")
+    .annotate(OpenApi.Summary, "Read a key")
+    .annotate(
+      OpenApi.Description,
+      "The value as the body, its version in the `ETag` header. With `If-None-Match: \"<version>\"` " +
+        "(or `*`) matching the key, 304 and no body."
+    )
 ).add(
   HttpApiEndpoint.put("put", "/stores/:store/keys/:key")
     .setPath(KeyPath)
-    .setHeaders(Conditions)
+    .setHeaders(putConditions)
     .setPayload(Schema.Unknown.annotations({ description: "any JSON value" }))
     .addSuccess(Schema.Struct({ version: Schema.Number }))
     .addError(PreconditionFailedResponse)
     .addError(PayloadTooLargeResponse)
     .addError(UnsupportedMediaTypeResponse)
     .addError(ServiceUnavailableResponse)
+    .annotate(OpenApi.Summary, "Write a key")
     .annotate(
       OpenApi.Description,
-      "Sets the key to the JSON body. `If-Match: \"<version>\"` writes only over that version, " +
-        "`If-None-Match: *` only if the key is absent; else 412."
+      "Sets the key to the body: JSON (`application/json`, or no `Content-Type`), or text " +
+        "(`text/plain`, stored as a JSON string). `If-Match: \"<version>\"` writes only over that version, " +
+        "`If-None-Match: *` only if the key is absent, `If-None-Match: \"<version>\"` only if the key is not at " +
+        "that version; else 412."
     )
 ).add(
   HttpApiEndpoint.del("delete", "/stores/:store/keys/:key")
     .setPath(KeyPath)
-    .setHeaders(Conditions.pick("if-match"))
+    .setHeaders(deleteConditions)
     .addError(NotFoundResponse)
     .addError(PreconditionFailedResponse)
     .addError(ServiceUnavailableResponse)
-).middleware(Authorization) {}
+    .annotate(OpenApi.Summary, "Delete a key")
+    .annotate(OpenApi.Description, "Removes the key; 404 if it is absent. `If-Match: \"<version>\"` deletes only that version.")
+).middleware(Authorization).annotate(OpenApi.Description, "The keys of a store: read, write, delete, list") {}
 
 const badRequest = { $ref: `#/components/schemas/${BadRequest.name}` }
+
+const header = (description: string, example?: string) => ({
+  description,
+  schema: { type: "string", ...(example === undefined ? {} : { example }) }
+})
+
+/** Response headers the declaration cannot carry, per status, and the 304 of a read. */
+const documentHeaders = (document: {
+  paths: Record<string, Record<string, { responses?: Record<string, Record<string, unknown>> }>>
+}) => {
+  const etag = header("the key's version, as an entity tag", "\"3\"")
+  for (const operations of Object.values(document.paths)) {
+    for (const operation of Object.values(operations)) {
+      const responses = operation.responses ?? {}
+      if (responses["503"] !== undefined) {
+        responses["503"]["headers"] = { "Retry-After": header("seconds to wait before retrying", "1") }
+      }
+      if (responses["401"] !== undefined) responses["401"]["headers"] = { "WWW-Authenticate": header("always Bearer") }
+    }
+  }
+  const read = document.paths["/stores/{store}/keys/{key}"]?.["get"]
+  if (read?.responses !== undefined) {
+    read.responses["200"] = { ...read.responses["200"], headers: { ETag: etag } }
+    read.responses["304"] = { description: "Not Modified: the key is at the version that If-None-Match names", headers: { ETag: etag } }
+  }
+}
 
 /**
  * The platform documents its decoding failure as a 400 of its own; ours reach clients as
@@ -137,18 +281,28 @@ const documentDecodeFailuresAsBadRequest = (spec: Record<string, unknown>): Reco
     if (key !== "400" || typeof value !== "object" || value === null) return value
     return { ...value, description: BadRequestResponse.ast.annotations[AST.DescriptionAnnotationId], content: { "application/json": { schema: badRequest } } }
   })
-  const document = JSON.parse(json) as { components?: { schemas?: Record<string, unknown> } }
+  const document = JSON.parse(json) as Parameters<typeof documentHeaders>[0] & { components?: { schemas?: Record<string, unknown> } }
   for (const unused of ["HttpApiDecodeError", "Issue", "PropertyKey"]) delete document.components?.schemas?.[unused]
+  documentHeaders(document)
   return document
 }
 
-/** The whole API. Every endpoint can answer 400 with `{ error, message }`. */
+/**
+ * The whole API. Every endpoint can answer 400 with `{ error, message }`.
+ *
+ * @since 0.1.0
+ * @category api
+ */
 export class KvApi extends HttpApi.make("effect-kv")
   .add(HealthGroup)
   .add(StoresGroup)
   .add(KeysGroup)
   .addError(BadRequestResponse)
   .annotate(OpenApi.Title, "effect-kv")
+  .annotate(OpenApi.Version, version)
   .annotate(OpenApi.Description, "Durable named key-value stores. Values are any JSON.")
+  .annotate(OpenApi.License, { name: "MIT", url: "https://opensource.org/license/mit" })
+  // Relative: the document is right wherever the server that serves it listens.
+  .annotate(OpenApi.Servers, [{ url: "/", description: "the server that serves this document" }])
   .annotate(OpenApi.Transform, documentDecodeFailuresAsBadRequest)
 {}

@@ -12,7 +12,12 @@ import * as Redacted from "effect/Redacted"
 import { createHash, timingSafeEqual } from "node:crypto"
 import { Unauthorized, UnauthorizedResponse } from "./Errors.js"
 
-/** Checks the request's bearer token; declared on the groups that need it. */
+/**
+ * Checks the request's bearer token; declared on the groups that need it.
+ *
+ * @since 0.1.0
+ * @category middleware
+ */
 export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("effect-kv/http/Authorization", {
   failure: UnauthorizedResponse,
   security: { bearer: HttpApiSecurity.bearer }
@@ -21,7 +26,12 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("effec
 // Digests have one length whatever the tokens' lengths, so the comparison leaks neither.
 const digest = (text: string) => createHash("sha256").update(text, "utf8").digest()
 
-/** The check for `token`; without a token (or with an empty one, which no header could fail) every request passes. */
+/**
+ * The check for `token`; without a token (or with an empty one, which no header could fail) every request passes.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
 export const layer = (token: string | undefined): Layer.Layer<Authorization> => {
   if (token === undefined || token === "") return Layer.succeed(Authorization, { bearer: () => Effect.void })
   const expected = digest(token)

@@ -5,7 +5,7 @@
  * const program = Effect.gen(function*() {
  *   const client = yield* Client.make({ baseUrl: "http://127.0.0.1:4000", token: process.env.KV_TOKEN })
  *   const { version } = yield* client.keys.put({ path: { store: "users", key: "ada" }, payload: { name: "Ada" }, headers: {} })
- *   const ada = yield* client.keys.get({ path: { store: "users", key: "ada" } })
+ *   const ada = yield* client.keys.get({ path: { store: "users", key: "ada" }, headers: {} })
  * }).pipe(Effect.provide(FetchHttpClient.layer))
  * ```
  *
@@ -19,7 +19,12 @@ import * as HttpClient from "@effect/platform/HttpClient"
 import * as HttpClientRequest from "@effect/platform/HttpClientRequest"
 import { KvApi } from "./Api.js"
 
-/** Options of {@link make}. */
+/**
+ * Options of {@link make}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ClientOptions {
   /** Where the server is, e.g. `http://127.0.0.1:4000`. */
   readonly baseUrl: string
@@ -27,7 +32,12 @@ export interface ClientOptions {
   readonly token?: string | undefined
 }
 
-/** A client of the server at `baseUrl`, on the `HttpClient` in context. */
+/**
+ * A client of the server at `baseUrl`, on the `HttpClient` in context.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const make = (options: ClientOptions) => {
   const token = options.token
   return HttpApiClient.make(KvApi, {

@@ -15,29 +15,86 @@ import type { ReadError, StoreError, WriteError } from "../kv/KV.js"
 
 const fields = { error: Schema.String, message: Schema.String }
 
-/** The body of every error response. */
+/**
+ * The body of every error response.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export const ErrorBody = Schema.Struct(fields).annotations({ identifier: "ErrorBody" })
 
-/** 400: a bad store name, key, query, header, path or JSON body. */
+/**
+ * 400: a bad store name, key, query, header, path or JSON body.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class BadRequest extends Schema.TaggedError<BadRequest>()("BadRequest", fields) {}
 
-/** 401: a token is configured and the request did not carry it. */
+/**
+ * 401: a token is configured and the request did not carry it.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class Unauthorized extends Schema.TaggedError<Unauthorized>()("Unauthorized", fields) {}
 
-/** 404: no such key, or no such route. */
+/**
+ * 404: no such key, or no such route.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", fields) {}
 
-/** 412: an `If-Match` or `If-None-Match` condition failed. */
+/**
+ * 412: an `If-Match` or `If-None-Match` condition failed.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class PreconditionFailed extends Schema.TaggedError<PreconditionFailed>()("PreconditionFailed", fields) {}
 
-/** 413: the body or the value is over its limit. */
+/**
+ * 413: the body or the value is over its limit.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class PayloadTooLarge extends Schema.TaggedError<PayloadTooLarge>()("PayloadTooLarge", fields) {}
 
-/** 415: the body is not JSON. */
+/**
+ * 415: the body is neither JSON nor plain text.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class UnsupportedMediaType extends Schema.TaggedError<UnsupportedMediaType>()("UnsupportedMediaType", fields) {}
 
-/** 503: the store is overloaded, stopped or cannot reach its log; retry after `Retry-After` seconds. */
+/**
+ * 503: the store is overloaded, stopped or cannot reach its log; retry after `Retry-After` seconds.
+ *
+ * @since 0.1.0
+ * @category errors
+ */
 export class ServiceUnavailable extends Schema.TaggedError<ServiceUnavailable>()("ServiceUnavailable", fields) {}
+
+/**
+ * 504: a write reached its store but its answer did not come (`OutcomeUnknown`): read the key
+ * before retrying.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class GatewayTimeout extends Schema.TaggedError<GatewayTimeout>()("GatewayTimeout", fields) {}
+
+/**
+ * 507: the disk is full (`DiskFull`); reads go on, retry writes after `Retry-After` seconds.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InsufficientStorage extends Schema.TaggedError<InsufficientStorage>()("InsufficientStorage", fields) {}
 
 /**
  * The response schema of an error class. The class's `_tag` stays out of the body, which holds
@@ -54,27 +111,108 @@ const response = <Self extends typeof ErrorBody.Type>(
     encode: (error) => ({ error: error.error, message: error.message })
   }).annotations({ ...HttpApiSchema.annotations({ status }), identifier: self.name, description })
 
+/**
+ * The 400 response, as endpoints declare it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const BadRequestResponse = response(
   BadRequest,
   400,
-  "A bad store name or key, query, header, path or JSON body"
+  "A bad store name or key, query, header, path, value or JSON body"
 )
+
+/**
+ * The 401 response, as endpoints declare it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const UnauthorizedResponse = response(Unauthorized, 401, "The server wants `Authorization: Bearer <token>`")
+
+/**
+ * The 404 response, as endpoints declare it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const NotFoundResponse = response(NotFound, 404, "No such key")
+
+/**
+ * The 412 response, as endpoints declare it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const PreconditionFailedResponse = response(
   PreconditionFailed,
   412,
   "An `If-Match` or `If-None-Match` condition failed"
 )
+
+/**
+ * The 413 response, as endpoints declare it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const PayloadTooLargeResponse = response(PayloadTooLarge, 413, "The body or the value is over its limit")
-export const UnsupportedMediaTypeResponse = response(UnsupportedMediaType, 415, "The body is not JSON")
+
+/**
+ * The 415 response, as endpoints declare it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
+export const UnsupportedMediaTypeResponse = response(
+  UnsupportedMediaType,
+  415,
+  "The body is neither JSON nor plain text"
+)
+
+/**
+ * The 503 response, as endpoints declare it.
+ *
+ * @since 0.1.0
+ * @category schemas
+ */
 export const ServiceUnavailableResponse = response(
   ServiceUnavailable,
   503,
   "The store is overloaded, stopped or cannot reach its log; retry after `Retry-After` seconds"
 )
 
-/** Any error of the API. */
+/**
+ * The 504 response, for the writes that can end with an unknown outcome.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const GatewayTimeoutResponse = response(
+  GatewayTimeout,
+  504,
+  "The write reached its store but its outcome is unknown; read the key before retrying"
+)
+
+/**
+ * The 507 response, for the writes that a full disk refuses.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const InsufficientStorageResponse = response(
+  InsufficientStorage,
+  507,
+  "The disk is full; reads go on, retry writes after `Retry-After` seconds"
+)
+
+/**
+ * Any error of the API.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type HttpError =
   | BadRequest
   | Unauthorized
@@ -83,23 +221,45 @@ export type HttpError =
   | PayloadTooLarge
   | UnsupportedMediaType
   | ServiceUnavailable
+  | GatewayTimeout
+  | InsufficientStorage
 
-/** A failure of the `KV` service. */
+/**
+ * A failure of the `KV` service.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type KVError = WriteError | ReadError | StoreError | InvalidQuery
 
-/** The HTTP error that a `KV` failure `E` becomes; the rest are the store being unavailable. */
-export type FromKV<E extends KVError> = E extends InvalidName | InvalidKey | InvalidValue | InvalidQuery ? BadRequest
+/**
+ * The HTTP error that a `KV` failure `E` becomes; the rest are the store being unavailable.
+ * `OutcomeUnknown` and `DiskFull` are matched by tag, so that they map as soon as `KV` has them.
+ *
+ * @since 0.1.0
+ * @category models
+ */
+export type FromKV<E extends { readonly _tag: string }> = E extends InvalidName | InvalidKey | InvalidValue | InvalidQuery
+  ? BadRequest
   : E extends ValueTooLarge ? PayloadTooLarge
   : E extends VersionMismatch ? PreconditionFailed
+  : E extends { readonly _tag: "OutcomeUnknown" } ? GatewayTimeout
+  : E extends { readonly _tag: "DiskFull" } ? InsufficientStorage
   : ServiceUnavailable
 
-/** The HTTP error for a failure of the `KV` service: 400, 412, 413 or 503. */
+/**
+ * The HTTP error for a failure of the `KV` service: 400, 412, 413, 503, and 504 and 507 once
+ * `KV` has `OutcomeUnknown` and `DiskFull`.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const fromKV = <E extends KVError>(error: E): FromKV<E> => {
   // The switch below follows `FromKV`; TypeScript cannot narrow a conditional type through it.
   return fromKVError(error) as FromKV<E>
 }
 
-const fromKVError = (error: KVError): HttpError => {
+const fromKVError = (error: { readonly _tag: string; readonly message: string }): HttpError => {
   const body = { error: error._tag, message: error.message }
   switch (error._tag) {
     case "InvalidName":
@@ -111,13 +271,12 @@ const fromKVError = (error: KVError): HttpError => {
       return new PayloadTooLarge(body)
     case "VersionMismatch":
       return new PreconditionFailed(body)
-    case "Overloaded":
-    case "ServerStopped":
-    case "CallTimeout":
-    case "StorageError":
-    case "CorruptLog":
-    case "DataDirLocked":
-    case "StoreFailed":
+    case "OutcomeUnknown":
+      return new GatewayTimeout(body)
+    case "DiskFull":
+      return new InsufficientStorage(body)
+    default:
+      // Overloaded, ServerStopped, CallTimeout, StoreFailed and the storage failures.
       return new ServiceUnavailable(body)
   }
 }
@@ -125,6 +284,9 @@ const fromKVError = (error: KVError): HttpError => {
 /**
  * An error response built outside an endpoint, for what the router answers itself (404, 405, a
  * path that is not UTF-8), where no endpoint's error schema applies.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const respond = (
   status: number,

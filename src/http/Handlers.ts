@@ -9,9 +9,9 @@ import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { KV } from "../kv/KV.js"
+import { KV, type PutOptions } from "../kv/KV.js"
 import { KvApi } from "./Api.js"
-import { readJson } from "./Body.js"
+import { readValue, withinBudget } from "./Body.js"
 import { fromKV, NotFound } from "./Errors.js"
 
 const keyNotFound = (store: string, key: string) =>
@@ -26,34 +26,55 @@ const stores = HttpApiBuilder.group(KvApi, "stores", (handlers) =>
   Effect.map(KV, (kv) =>
     handlers
       .handle("list", () => Effect.map(Effect.mapError(kv.stores, fromKV), (stores) => ({ stores })))
-      .handle("drop", ({ path }) => Effect.mapError(kv.dropStore(path.store), fromKV))))
+      .handle("drop", ({ path }) => Effect.mapError(kv.dropStore(path.store), fromKV))
+      .handle("restart", ({ path }) => Effect.mapError(kv.restartStore(path.store), fromKV))))
 
-const keys = (maxBodyBytes: number) =>
+/** The put conditions that the headers ask for. */
+const putOptions = (headers: { readonly "if-match"?: number; readonly "if-none-match"?: number | "*" }): PutOptions => {
+  const noneMatch = headers["if-none-match"]
+  return {
+    ...(headers["if-match"] === undefined ? {} : { expectedVersion: headers["if-match"] }),
+    ...(noneMatch === "*" ? { ifAbsent: true } : noneMatch === undefined ? {} : { unlessVersion: noneMatch })
+  }
+}
+
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface HandlerOptions {
+  readonly maxBodyBytes: number
+  readonly maxBodyBytesInFlight: number
+}
+
+const keys = (options: HandlerOptions) =>
   HttpApiBuilder.group(KvApi, "keys", (handlers) =>
-    Effect.map(KV, (kv) =>
-      handlers
+    Effect.map(KV, (kv) => {
+      const budgeted = withinBudget(options.maxBodyBytesInFlight, options.maxBodyBytes)
+      return handlers
         .handle("list", ({ path, urlParams }) => Effect.mapError(kv.keys(path.store, urlParams), fromKV))
-        .handle("get", ({ path }) =>
-          Effect.flatMap(Effect.mapError(kv.getEntry(path.store, path.key), fromKV), (entry) =>
-            Option.match(entry, {
-              onNone: () => Effect.fail(keyNotFound(path.store, path.key)),
-              // A response of our own: the value goes out as it is, with its version as the ETag.
-              onSome: ({ value, version }) =>
-                Effect.succeed(HttpServerResponse.unsafeJson(value, { headers: { etag: `"${version}"` } }))
-            })))
+        .handle("get", ({ headers, path }) =>
+          Effect.flatMap(Effect.mapError(kv.getEntry(path.store, path.key), fromKV), (entry) => {
+            if (Option.isNone(entry)) return Effect.fail(keyNotFound(path.store, path.key))
+            const { value, version } = entry.value
+            const etag = `"${version}"`
+            const noneMatch = headers["if-none-match"]
+            // The client holds this version already: no body (RFC 9110, If-None-Match on a read).
+            if (noneMatch === "*" || noneMatch === version) {
+              return Effect.succeed(HttpServerResponse.empty({ status: 304, headers: { etag } }))
+            }
+            // A response of our own: the value goes out as it is, with its version as the ETag.
+            return Effect.succeed(HttpServerResponse.unsafeJson(value, { headers: { etag } }))
+          }))
         // Raw: the body is read here, so that 413 and 415 come before any parsing.
         .handleRaw("put", ({ headers, path, request }) =>
-          Effect.gen(function*() {
-            const value = yield* readJson(request, maxBodyBytes)
-            const version = yield* Effect.mapError(
-              kv.put(path.store, path.key, value, {
-                ...(headers["if-match"] === undefined ? {} : { expectedVersion: headers["if-match"] }),
-                ifAbsent: headers["if-none-match"] === "*"
-              }),
-              fromKV
-            )
-            return { version }
-          }))
+          budgeted(
+            request,
+            Effect.flatMap(readValue(request, options.maxBodyBytes), (value) =>
+              Effect.mapError(kv.put(path.store, path.key, value, putOptions(headers)), fromKV))
+          ).pipe(Effect.map((version) => ({ version }))))
         .handle("delete", ({ headers, path }) =>
           Effect.flatMap(
             Effect.mapError(
@@ -63,8 +84,15 @@ const keys = (maxBodyBytes: number) =>
               fromKV
             ),
             (deleted) => deleted ? Effect.void : Effect.fail(keyNotFound(path.store, path.key))
-          ))))
+          ))
+    }))
 
-/** Every endpoint of {@link KvApi}, on the `KV` in context; the groups that need a token need `Authorization`. */
-export const layer = (options: { readonly maxBodyBytes: number }) =>
-  Layer.mergeAll(health, stores, keys(options.maxBodyBytes))
+/**
+ * Every endpoint of {@link KvApi}, on the `KV` in context; the groups that need a token need
+ * `Authorization`. `maxBodyBytes` bounds one body, `maxBodyBytesInFlight` the large bodies
+ * being read and parsed at once.
+ *
+ * @since 0.1.0
+ * @category layers
+ */
+export const layer = (options: HandlerOptions) => Layer.mergeAll(health, stores, keys(options))

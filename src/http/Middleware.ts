@@ -19,13 +19,23 @@ import * as FiberRef from "effect/FiberRef"
 import * as LogLevel from "effect/LogLevel"
 import { BadRequest, respond } from "./Errors.js"
 
-/** A route the server answers: a method and a path with `:param` segments. */
+/**
+ * A route the server answers: a method and a path with `:param` segments.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface Route {
   readonly method: string
   readonly path: string
 }
 
-/** Every route that `api` declares. */
+/**
+ * Every route that `api` declares.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const routesOf = (api: HttpApi.HttpApi.Any): Array<Route> => {
   const routes: Array<Route> = []
   HttpApi.reflect(api as HttpApi.HttpApi.AnyWithProps, {
@@ -48,38 +58,86 @@ const isUtf8Path = (path: string) => {
 }
 
 /**
+ * What a request that does not match its endpoint's schemas did wrong, in sentences: each
+ * header and query schema of the API words its own (`If-Match: send a version as ETag gives
+ * it, ...`); anything else is named by where it is.
+ */
+const sentenceOf = (error: HttpApiDecodeError): string => {
+  const sentences = error.issues.map(({ message, path }) => {
+    const name = String(path[0] ?? "")
+    return name === "" || message.toLowerCase().startsWith(`${name.toLowerCase()}:`) ? message : `${name}: ${message}`
+  })
+  return [...new Set(sentences)].join("; ")
+}
+
+const emptySegment = /\/\/|.\/$/
+
+/**
+ * Answers a request the router would take wrongly: a path with an empty segment (`/stores/`,
+ * `//stores`, `/stores/s/keys/`) is refused rather than routed as if the slash were not there,
+ * and a browser's `/favicon.ico` gets an empty 204 rather than a 404 to log.
+ */
+const answerBeforeRouting = (request: HttpServerRequest.HttpServerRequest): HttpServerResponse.HttpServerResponse | undefined => {
+  const path = pathOf(request.url)
+  if (path === "/favicon.ico" && (request.method === "GET" || request.method === "HEAD")) {
+    return HttpServerResponse.empty({ status: 204 })
+  }
+  // Only an origin-form target ("/..."): an absolute URL holds "//" after its scheme.
+  if (path[0] !== "/" || !emptySegment.test(path)) return undefined
+  const meant = path.replace(/\/{2,}/g, "/").replace(/(.)\/$/, "$1")
+  return respond(404, {
+    error: "NotFound",
+    message: `no route has an empty segment, as ${JSON.stringify(path.slice(0, 200))} has (a doubled or trailing /): ` +
+      `store names and keys cannot be empty; did you mean ${meant.slice(0, 200)}?`
+  })
+}
+
+const pathOf = (url: string) => {
+  const query = url.indexOf("?")
+  return query === -1 ? url : url.slice(0, query)
+}
+
+/**
  * Answers what the router does not match: 400 for a path that does not decode as UTF-8 (the
  * router cannot tell it from a miss), 405 with `Allow` for a known path with another method, 404
- * otherwise; and reports a request that does not match its endpoint's schemas as a 400 of ours.
+ * otherwise; refuses paths with an empty segment before routing; and reports a request that does
+ * not match its endpoint's schemas as a 400 of ours, in sentences.
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const routeErrors = (routes: ReadonlyArray<Route>) => {
   const patterns = routes.map((route) => ({ method: route.method, pattern: patternOf(route.path) }))
   return (app: HttpApp.Default): HttpApp.Default<BadRequest> =>
-    // The app's type says it cannot fail, but the router and the endpoints' decoding do.
-    Effect.catchAllCause(app, (cause) => {
-      const error = Cause.squash(cause)
-      if (error instanceof HttpApiDecodeError) {
-        return Effect.fail(new BadRequest({ error: "InvalidRequest", message: error.message }))
-      }
-      if (!(error instanceof HttpServerError.RouteNotFound)) return Effect.failCause(cause)
-      const path = error.request.url.split("?")[0] ?? ""
-      if (!isUtf8Path(path)) {
-        return Effect.succeed(respond(400, {
-          error: "InvalidPath",
-          message: "the path is not valid percent-encoded UTF-8; encode store names and keys with encodeURIComponent"
+    Effect.withFiberRuntime((fiber) => {
+      const early = answerBeforeRouting(Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest))
+      if (early !== undefined) return Effect.succeed(early)
+      // The app's type says it cannot fail, but the router and the endpoints' decoding do.
+      return Effect.catchAllCause(app, (cause) => {
+        const error = Cause.squash(cause)
+        if (error instanceof HttpApiDecodeError) {
+          return Effect.fail(new BadRequest({ error: "InvalidRequest", message: sentenceOf(error) }))
+        }
+        if (!(error instanceof HttpServerError.RouteNotFound)) return Effect.failCause(cause)
+        const path = pathOf(error.request.url)
+        if (!isUtf8Path(path)) {
+          return Effect.succeed(respond(400, {
+            error: "InvalidPath",
+            message: "the path is not valid percent-encoded UTF-8; encode store names and keys with encodeURIComponent"
+          }))
+        }
+        const allowed = patterns.filter(({ pattern }) => pattern.test(path)).map(({ method }) => method)
+        if (allowed.length > 0) {
+          return Effect.succeed(respond(405, {
+            error: "MethodNotAllowed",
+            message: `${error.request.method} is not allowed here; use ${allowed.join(", ")}`
+          }, { allow: allowed.join(", ") }))
+        }
+        return Effect.succeed(respond(404, {
+          error: "NotFound",
+          message: "no such route; GET /openapi.json lists them, GET /docs shows them"
         }))
-      }
-      const allowed = patterns.filter(({ pattern }) => pattern.test(path)).map(({ method }) => method)
-      if (allowed.length > 0) {
-        return Effect.succeed(respond(405, {
-          error: "MethodNotAllowed",
-          message: `${error.request.method} is not allowed here; use ${allowed.join(", ")}`
-        }, { allow: allowed.join(", ") }))
-      }
-      return Effect.succeed(respond(404, {
-        error: "NotFound",
-        message: "no such route; GET /openapi.json lists them, GET /docs shows them"
-      }))
+      })
     })
 }
 
@@ -87,7 +145,11 @@ const statusHeader = (status: number): readonly [string, string] | undefined => 
   switch (status) {
     case 401:
       return ["www-authenticate", "Bearer"]
+    // A body cut off past the limit leaves the rest unread: the connection cannot be reused.
+    case 413:
+      return ["connection", "close"]
     case 503:
+    case 507:
       return ["retry-after", "1"]
     default:
       return undefined
@@ -96,9 +158,12 @@ const statusHeader = (status: number): readonly [string, string] | undefined => 
 
 /**
  * Headers that the API's error schemas cannot carry: `WWW-Authenticate` on 401, `Retry-After` on
- * 503, and `Connection: close` once `draining()` says the server is closing, so that keep-alive
- * clients let go and the close need not wait out their idle timeout. A pre-response handler,
- * because the server sends the response before outer middleware sees it.
+ * 503 and 507, `Connection: close` on 413 and once `draining()` says the server is closing, so
+ * that keep-alive clients let go and the close need not wait out their idle timeout. A
+ * pre-response handler, because the server sends the response before outer middleware sees it.
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const responseHeaders = (draining: () => boolean): HttpApp.PreResponseHandler => (_, response) => {
   const header = statusHeader(response.status)
@@ -112,6 +177,9 @@ const clientGone = 499
 /**
  * One structured log line per request: debug when it succeeds or its client went away, warning
  * when it answers an error, error with the cause on a 500 (a bug).
+ *
+ * @since 0.1.0
+ * @category middleware
  */
 export const requestLog = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
   Effect.withFiberRuntime((fiber) => {
@@ -134,7 +202,7 @@ export const requestLog = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E,
         : Effect.logDebug("request")
       return Effect.annotateLogs(log, {
         method: request.method,
-        path: request.url.split("?")[0]?.slice(0, 200),
+        path: pathOf(request.url).slice(0, 200),
         status,
         ms: Math.round(performance.now() - started)
       })

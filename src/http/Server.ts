@@ -30,11 +30,17 @@ import { KV } from "../kv/KV.js"
 import type { DuplicateChild } from "../otp/Supervisor.js"
 import { KvApi } from "./Api.js"
 import * as Auth from "./Auth.js"
-import { defaultMaxBodyBytes } from "./Body.js"
+import { defaultMaxBodyBytes, defaultMaxBodyBytesInFlight } from "./Body.js"
 import * as Handlers from "./Handlers.js"
+import { onClientError } from "./internal/clientError.js"
 import { requestLog, responseHeaders, routeErrors, routesOf } from "./Middleware.js"
 
-/** Options of {@link layer}. */
+/**
+ * Options of {@link layer}.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface ServerOptions {
   /** The interface to listen on (default `127.0.0.1`: this machine only). */
   readonly host?: string
@@ -44,10 +50,56 @@ export interface ServerOptions {
   readonly token?: string | undefined
   /** The largest request body, in bytes (default 1 MiB); larger ones get 413. */
   readonly maxBodyBytes?: number
+  /**
+   * The bytes of bodies over 64 KiB that may be read and parsed at once (default 4 MiB); more
+   * wait their turn, so that many large writes together keep the server's memory bounded.
+   */
+  readonly maxBodyBytesInFlight?: number
+  /**
+   * Origins whose browser apps may call the API (CORS): `*` for any, or the origins such as
+   * `https://app.example.com`. Default: none, and `OPTIONS` answers 405.
+   */
+  readonly corsOrigins?: ReadonlyArray<string> | undefined
 }
 
+/**
+ * The interface the server listens on when none is given: this machine only.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const defaultHost = "127.0.0.1"
+
+/**
+ * The port the server listens on when none is given.
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
 export const defaultPort = 4000
+
+/**
+ * The headers a browser app may send and read, when CORS is on.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const corsHeaders = {
+  allowed: ["authorization", "content-type", "if-match", "if-none-match"],
+  exposed: ["etag", "retry-after", "www-authenticate", "allow"]
+} as const
+
+const cors = (origins: ReadonlyArray<string> | undefined) =>
+  origins === undefined || origins.length === 0
+    ? Layer.empty
+    : HttpApiBuilder.middlewareCors({
+      // No list means any origin: the platform then answers "*".
+      allowedOrigins: origins.includes("*") ? [] : origins,
+      allowedMethods: ["GET", "PUT", "POST", "DELETE"],
+      allowedHeaders: corsHeaders.allowed,
+      exposedHeaders: corsHeaders.exposed,
+      maxAge: 600
+    })
 
 const openApiPath = "/openapi.json"
 const docsPath = "/docs"
@@ -55,15 +107,22 @@ const docsPath = "/docs"
 /**
  * Serves {@link KvApi} on the `KV` in context. Provides the platform's `HttpServer`, whose
  * `address` is the bound host and port.
+ *
+ * @since 0.1.0
+ * @category layers
  */
 export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpServer, ServeError, KV> => {
   const routes = [...routesOf(KvApi), { method: "GET", path: openApiPath }, { method: "GET", path: docsPath }]
   const api = HttpApiBuilder.api(KvApi).pipe(
-    Layer.provide(Handlers.layer({ maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes })),
+    Layer.provide(Handlers.layer({
+      maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes,
+      maxBodyBytesInFlight: options.maxBodyBytesInFlight ?? defaultMaxBodyBytesInFlight
+    })),
     Layer.provide(Auth.layer(options.token))
   )
   return Layer.unwrapEffect(Effect.sync(() => {
     const server = createServer()
+    server.on("clientError", onClientError)
     let draining = false
     // Built after the server serves, so released before it stops serving: with the handler still
     // attached, answer with Connection: close and wait until every connection has ended.
@@ -81,6 +140,8 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
       Layer.provideMerge(serve),
       Layer.provide(HttpApiSwagger.layer({ path: docsPath })),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: openApiPath })),
+      // Built after routeErrors, so outside it: a preflight is answered before any 405.
+      Layer.provide(cors(options.corsOrigins)),
       Layer.provide(HttpApiBuilder.middleware(KvApi, routeErrors(routes))),
       Layer.provide(api),
       // Keys may be 1 KiB of UTF-8, many times that percent-encoded: Node's header limit bounds a path anyway.
@@ -97,6 +158,9 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
  * Starts the server as the last child of `KV`'s supervision tree (the tutorial's part 6): it
  * stops first when the tree shuts down, finishing its requests before any store closes.
  * Returns the address it listens on.
+ *
+ * @since 0.1.0
+ * @category constructors
  */
 export const startInTree = (
   options: ServerOptions = {}

@@ -36,16 +36,21 @@ export class InvalidKey extends Schema.TaggedError<InvalidKey>()("InvalidKey", {
 }
 
 /**
- * A value that JSON cannot represent (a function, `undefined`, a cycle, a BigInt).
+ * A value that is not exactly JSON, so that it would not read back the same after a reopen (a
+ * function, `undefined`, a cycle, a bigint, a non-finite number, `-0`, a `Map`, a `Date`, ...).
+ * `path` says where in the value, as in `$.a[3].b` (`$` is the value itself).
  *
  * @since 0.1.0
  * @category errors
  */
 export class InvalidValue extends Schema.TaggedError<InvalidValue>()("InvalidValue", {
-  reason: Schema.String
+  reason: Schema.String,
+  path: Schema.String
 }) {
   override get message(): string {
-    return `the value is not a JSON value: ${this.reason}`
+    return this.path === "$"
+      ? `the value is not JSON: ${this.reason}`
+      : `the value is not JSON at ${this.path}: ${this.reason}`
   }
 }
 
@@ -81,6 +86,8 @@ export class InvalidQuery extends Schema.TaggedError<InvalidQuery>()("InvalidQue
 /**
  * A conditional write found another version than it expected. `null` stands for "absent":
  * `expected: null` is a create-only put that found the key, `actual: null` a key that is gone.
+ * A put with `unlessVersion` that found the key at that version says so in `unlessVersion`
+ * (`expected` is then `null` too, as no version would do but another).
  *
  * @since 0.1.0
  * @category errors
@@ -89,12 +96,16 @@ export class VersionMismatch extends Schema.TaggedError<VersionMismatch>()("Vers
   store: Schema.String,
   key: Schema.String,
   expected: Schema.NullOr(Schema.Number),
-  actual: Schema.NullOr(Schema.Number)
+  actual: Schema.NullOr(Schema.Number),
+  unlessVersion: Schema.optionalWith(Schema.Number, { exact: true })
 }) {
   override get message(): string {
     const show = (version: number | null) => version === null ? "absent" : `version ${version}`
-    return `key ${JSON.stringify(this.key)} in store "${this.store}" is ${show(this.actual)}, ` +
-      `not ${show(this.expected)}; read it again and retry`
+    const where = `key ${JSON.stringify(this.key)} in store "${this.store}"`
+    if (this.unlessVersion !== undefined) {
+      return `${where} is still at version ${this.unlessVersion}, which the write was not to overwrite; read it again and retry`
+    }
+    return `${where} is ${show(this.actual)}, not ${show(this.expected)}; read it again and retry`
   }
 }
 

@@ -62,6 +62,8 @@ export interface PutOptions {
   readonly expectedVersion?: number
   /** Write only if the key is absent (create-only); else `VersionMismatch`. */
   readonly ifAbsent?: boolean
+  /** Write unless the key is at this version (HTTP's `If-None-Match: "<v>"`); else `VersionMismatch`. */
+  readonly unlessVersion?: number
 }
 
 /**
@@ -218,7 +220,8 @@ export const make = <E, R>(
               key,
               value,
               json,
-              expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion
+              expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
+              unless: putOptions?.unlessVersion
             }, callOptions))),
       get: (store, key) => read(store, key, Option.map((entry) => entry.value)),
       getEntry,

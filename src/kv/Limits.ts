@@ -83,23 +83,214 @@ export const checkKey = (limits: Limits, key: string): Either.Either<string, Inv
 }
 
 /**
- * Serialises a value to JSON once, checking that it is JSON and within `maxValueBytes`.
+ * Serialises a value to JSON once, checking that it is JSON exactly and within `maxValueBytes`:
+ * a value that would not read back the same after a reopen (a non-finite number, `-0`,
+ * `undefined`, a hole in an array, a function, a symbol, a bigint, a cycle, a `Map`, a `Date`,
+ * any object that is not plain, any `toJSON`) fails with `InvalidValue` naming where it is.
  *
  * @since 0.1.0
  * @category validation
  */
 export const encodeValue = (limits: Limits, value: unknown): Either.Either<string, InvalidValue | ValueTooLarge> => {
   let json: string | undefined
+  let problem: Problem | undefined
   try {
     json = JSON.stringify(value)
+    // Stringify descended wherever `inexact` does, so a cycle has already been ruled out.
+    problem = inexact(value, undefined)
   } catch (error) {
-    return Either.left(new InvalidValue({ reason: error instanceof Error ? error.message : String(error) }))
+    // Cycles, bigints, nesting too deep for the stack, a getter or toJSON that throws: slow is fine here.
+    return Either.left(invalid(diagnose(value, error)))
   }
-  if (json === undefined) return Either.left(new InvalidValue({ reason: `${typeof value} has no JSON form` }))
+  if (problem !== undefined) return Either.left(invalid(problem))
+  if (json === undefined) return Either.left(invalid({ reason: `${typeof value} has no JSON form`, path: [] }))
   // Same shortcut as for keys: a JSON string of n units is at most 3n bytes.
   if (json.length * 3 > limits.maxValueBytes) {
     const bytes = Buffer.byteLength(json, "utf8")
     if (bytes > limits.maxValueBytes) return Either.left(new ValueTooLarge({ bytes, maxBytes: limits.maxValueBytes }))
   }
   return Either.right(json)
+}
+
+/**
+ * Checks JSON text that `JSON.parse` accepted for numbers it could not keep: one that overflows
+ * to ±Infinity (`1e400`) or underflows to 0 from non-zero digits (`1e-400`). The HTTP and CLI
+ * doors run it on the text they parse; the value itself then goes through {@link encodeValue}.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const checkJsonText = (text: string): Either.Either<string, InvalidValue> => {
+  // Without an exponent a number needs hundreds of digits to leave a double's range.
+  if (!mayHoldLossyNumber.test(text)) return Either.right(text)
+  const problem = lossyNumber(text)
+  return problem === undefined ? Either.right(text) : Either.left(invalid(problem))
+}
+
+/** What is not JSON in a value, and where: `path` runs from the problem outwards, as it is found. */
+interface Problem {
+  readonly reason: string
+  readonly path: Array<string | number>
+}
+
+const invalid = (problem: Problem) => new InvalidValue({ reason: problem.reason, path: formatPath(problem.path) })
+
+const identifier = /^[A-Za-z_$][A-Za-z0-9_$]*$/
+
+/** `$.a[3].b` from the segments innermost first. */
+const formatPath = (segments: ReadonlyArray<string | number>): string => {
+  let path = "$"
+  for (let i = segments.length - 1; i >= 0; i--) {
+    const segment = segments[i]!
+    path += typeof segment === "number"
+      ? `[${segment}]`
+      : identifier.test(segment)
+      ? `.${segment}`
+      : `[${JSON.stringify(segment)}]`
+  }
+  return path
+}
+
+const at = (reason: string): Problem => ({ reason, path: [] })
+
+/**
+ * The first place where `value` is not exactly JSON, or `undefined`. With `ancestors` it also
+ * finds cycles; without, the caller knows there are none. No allocation unless it finds one.
+ */
+const inexact = (value: unknown, ancestors: Set<object> | undefined): Problem | undefined => {
+  switch (typeof value) {
+    case "string":
+    case "boolean":
+      return undefined
+    case "number":
+      if (!Number.isFinite(value)) {
+        return at(`${value} is not a JSON number; store null or a string instead`)
+      }
+      return value === 0 && 1 / value < 0 ? at("-0 would read back as 0; store 0") : undefined
+    case "undefined":
+      return at("undefined has no JSON form; leave the key out, or store null")
+    case "function":
+      return at("a function has no JSON form")
+    case "symbol":
+      return at("a symbol has no JSON form; store a string")
+    case "bigint":
+      return at("a bigint has no JSON form; store it as a string or a number")
+    case "object":
+      return value === null ? undefined : inexactObject(value, ancestors)
+  }
+}
+
+const inexactObject = (value: object, ancestors: Set<object> | undefined): Problem | undefined => {
+  const isArray = Array.isArray(value)
+  const prototype = Object.getPrototypeOf(value)
+  if (isArray ? prototype !== Array.prototype : prototype !== Object.prototype && prototype !== null) {
+    return at(notPlain(value))
+  }
+  if (typeof (value as { toJSON?: unknown }).toJSON === "function") {
+    return at("it has a toJSON method, so it would read back as what toJSON returns; store that instead")
+  }
+  if (ancestors !== undefined) {
+    if (ancestors.has(value)) return at("it contains itself (a cycle), which JSON cannot represent")
+    ancestors.add(value)
+  }
+  let problem: Problem | undefined
+  if (isArray) {
+    for (let i = 0; i < value.length; i++) {
+      const element = value[i]
+      problem = inexact(element, ancestors)
+      if (problem !== undefined) {
+        if (element === undefined && !(i in value)) {
+          problem = at("a hole in an array has no JSON form; fill it, with null for example")
+        }
+        problem.path.push(i)
+        break
+      }
+    }
+  } else {
+    for (const key in value) {
+      problem = inexact((value as Record<string, unknown>)[key], ancestors)
+      if (problem !== undefined) {
+        problem.path.push(key)
+        break
+      }
+    }
+  }
+  ancestors?.delete(value)
+  return problem
+}
+
+const notPlain = (value: object): string => {
+  if (value instanceof Map) return "a Map is not JSON; store Object.fromEntries(map), or an array of entries"
+  if (value instanceof Set) return "a Set is not JSON; store an array"
+  if (value instanceof Date) return "a Date is not JSON; store date.toISOString() or date.getTime()"
+  const name = (value as { constructor?: { name?: unknown } }).constructor?.name
+  const what = typeof name === "string" && name !== "" ? `an instance of ${name}` : "an object with a prototype of its own"
+  return `${what} is not a plain object or array, so it would not read back as itself; store its fields in a plain object`
+}
+
+/** Why `JSON.stringify` threw: the walk again, this time watching for cycles. */
+const diagnose = (value: unknown, error: unknown): Problem => {
+  try {
+    const problem = inexact(value, new Set())
+    if (problem !== undefined) return problem
+  } catch {
+    // Too deep for the walk too: the stringify error below says so.
+  }
+  if (error instanceof RangeError) return at("it is nested too deeply to be serialised")
+  return at(`serialising it failed: ${error instanceof Error ? error.message : String(error)}`)
+}
+
+const mayHoldLossyNumber = /\d[eE]|\d{300}/
+
+const numberToken = /-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?/y
+
+/**
+ * Scans JSON text (known to parse) for the first number whose value lost its digits, keeping
+ * the path to it: the key or index at each depth.
+ */
+const lossyNumber = (text: string): Problem | undefined => {
+  const path: Array<string | number> = []
+  const inObject: Array<boolean> = []
+  let awaitingKey = false
+  let i = 0
+  while (i < text.length) {
+    const c = text[i]!
+    if (c === "\"") {
+      let end = i + 1
+      while (text[end] !== "\"") end += text[end] === "\\" ? 2 : 1
+      if (awaitingKey) {
+        path[path.length - 1] = JSON.parse(text.slice(i, end + 1)) as string
+        awaitingKey = false
+      }
+      i = end + 1
+    } else if (c === "{" || c === "[") {
+      inObject.push(c === "{")
+      path.push(c === "{" ? "" : 0)
+      awaitingKey = c === "{"
+      i++
+    } else if (c === "}" || c === "]") {
+      inObject.pop()
+      path.pop()
+      i++
+    } else if (c === ",") {
+      if (inObject[inObject.length - 1]) awaitingKey = true
+      else (path[path.length - 1] as number)++
+      i++
+    } else if (c === "-" || (c >= "0" && c <= "9")) {
+      numberToken.lastIndex = i
+      const token = numberToken.exec(text)![0]
+      const number = Number(token)
+      const digits = token.replace(/[eE].*$/, "")
+      if (!Number.isFinite(number) || (number === 0 && /[1-9]/.test(digits))) {
+        const reason = `the number ${token.length > 40 ? `${token.slice(0, 40)}...` : token} ` +
+          `${Number.isFinite(number) ? "underflows to 0" : "overflows to Infinity"} as a double; ` +
+          "send it as a string, or one within ±1.8e308 and not closer to 0 than 5e-324"
+        return { reason, path: path.slice().reverse() }
+      }
+      i += token.length
+    } else {
+      i++
+    }
+  }
+  return undefined
 }

@@ -28,7 +28,7 @@ import { InvalidQuery, VersionMismatch } from "./Errors.js"
 /**
  * A write as the store's server receives it. `expected` is a compare-and-set condition:
  * `undefined` writes unconditionally, `null` only if the key is absent, a number only if the
- * key's version is that number.
+ * key's version is that number. A put's `unless` refuses it if the key is at that version.
  *
  * @since 0.1.0
  * @category models
@@ -40,6 +40,7 @@ export type Write =
     readonly value: unknown
     readonly json: string
     readonly expected: number | null | undefined
+    readonly unless: number | undefined
   }
   | { readonly _tag: "Delete"; readonly key: string; readonly expected: number | undefined }
   | { readonly _tag: "Clear" }
@@ -152,6 +153,8 @@ const commit = (
       const actual = Option.isSome(current) ? current.value.version : null
       if (write.expected !== undefined && write.expected !== actual) {
         exits.push(Exit.fail(new VersionMismatch({ store, key: write.key, expected: write.expected, actual })))
+      } else if (write._tag === "Put" && write.unless !== undefined && write.unless === actual) {
+        exits.push(Exit.fail(new VersionMismatch({ store, key: write.key, expected: null, actual, unlessVersion: actual })))
       } else if (write._tag === "Put") {
         const version = ++sequence
         record({ _tag: "Put", key: write.key, value: write.value, json: write.json, version }, version)

@@ -38,6 +38,7 @@ describe("effect-kv offline tools", () => {
 
       const imported = yield* Cli.run(["import", "--data-dir", Path.join(dir, "b")], { input: exported.stdout })
       expect(imported).toMatchObject({ code: 0, stderr: "" })
+      expect(imported.stdout).toBe(`imported ${values.length + 2} values into 2 stores: users (2), values (${values.length})\n`)
       const again = yield* Cli.run(["export"], { env: { KV_DATA_DIR: Path.join(dir, "b") } })
       expect(again.stdout).toBe(exported.stdout)
 
@@ -70,6 +71,36 @@ describe("effect-kv offline tools", () => {
       })
       expect(refused.code).toBe(1)
       expect(refused.stderr).toMatch(/^error: line 2 of the import: invalid store name/m)
+    }))
+
+  it.scopedLive("import refuses a number that a double cannot hold, naming its line and where", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      const input = `{"store":"s","key":"a","value":1}\n{"store":"s","key":"b","value":{"n":[1e400]}}\n`
+      const result = yield* Cli.run(["import", "--data-dir", dir], { input })
+      expect(result.code).toBe(1)
+      expect(result.stderr).toMatch(/^error: line 2 of the import: the value is not JSON at \$\.n\[0\]: /m)
+    }))
+
+  it.scopedLive.skipIf(!Cli.hasTerminal)("import, export and compact show progress on a terminal", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      const lines = Array.from({ length: 1500 }, (_, i) => JSON.stringify({ store: `s${i % 2}`, key: `k${i}`, value: i }))
+      const input = Path.join(dir, "in.jsonl")
+      Fs.writeFileSync(input, lines.join("\n") + "\n")
+      const data = Path.join(dir, "data")
+      const imported = yield* Cli.runOnTerminal(["import", "--data-dir", data], { stdin: input })
+      expect(imported.screen).toMatch(/imported 1024 lines/)
+      expect(imported.screen).toMatch(/imported 1500 values into 2 stores: s0 \(750\), s1 \(750\)/)
+      const out = Path.join(dir, "out.jsonl")
+      const exported = yield* Cli.runOnTerminal(["export", "--data-dir", data], { stdout: out })
+      expect(exported.screen).toMatch(/exported 750 keys/)
+      expect(Fs.readFileSync(out, "utf8").trimEnd().split("\n")).toHaveLength(1500)
+      const compacted = yield* Cli.runOnTerminal(["compact", "--data-dir", data])
+      expect(compacted.screen).toMatch(/compacting s1 \(2 of 2\)/)
+      // On a pipe, nothing but results.
+      const piped = yield* Cli.run(["compact", "--data-dir", data])
+      expect(piped).toMatchObject({ code: 0, stdout: "compacted 2 stores\n", stderr: "" })
     }))
 
   it.scopedLive("compact keeps every key", () =>

@@ -1,9 +1,11 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Option } from "effect"
+import { Deferred, Effect, Exit, Option } from "effect"
 import * as Fs from "node:fs"
 import * as Path from "node:path"
 import { KV } from "../../src/kv/KV.js"
 import * as Cli from "./cli.js"
+
+const stopped = "effect-kv stopped: requests in flight answered, every store's log closed"
 
 describe("effect-kv serve", () => {
   it.scopedLive("says where it listens and what folder it serves", () =>
@@ -14,7 +16,41 @@ describe("effect-kv serve", () => {
       expect(yield* Cli.request(`${server.url}/health`)).toEqual({ status: 200, body: "{\"status\":\"ok\"}" })
       const result = yield* Cli.stop(server)
       expect(result.stdout.split("\n")[0]).toBe(`effect-kv listening on ${server.url}, data in ${Path.join(dir, "data")}`)
+      expect(result.stdout.trimEnd().split("\n").at(-1)).toBe(stopped)
     }))
+
+  it.scopedLive("--cors-origin (or KV_CORS_ORIGIN) lets a browser app on another origin call it", () =>
+    Effect.gen(function*() {
+      const preflight = (url: string, origin: string) =>
+        Effect.promise(() =>
+          fetch(`${url}/stores/s/keys/k`, {
+            method: "OPTIONS",
+            headers: { origin, "access-control-request-method": "PUT" }
+          }).then((response) => [response.status, response.headers.get("access-control-allow-origin")])
+        )
+      const fromOption = yield* Cli.serve(yield* Cli.tempDir, ["--cors-origin", "https://a.example, https://b.example"])
+      expect(yield* preflight(fromOption.url, "https://b.example")).toEqual([204, "https://b.example"])
+      const fromEnv = yield* Cli.serve(yield* Cli.tempDir, [], { env: { KV_CORS_ORIGIN: "*" } })
+      expect(yield* preflight(fromEnv.url, "https://c.example")).toEqual([204, "*"])
+      const off = yield* Cli.serve(yield* Cli.tempDir)
+      expect((yield* preflight(off.url, "https://c.example"))[0]).toBe(405)
+    }))
+
+  it.scopedLive.each(["SIGTERM", "SIGINT"] as const)("npm start, then %s to npm: the server stops cleanly and says so", (signal) =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      const server = yield* Cli.npmStart({ KV_DATA_DIR: dir, KV_PORT: "0" })
+      expect((yield* Cli.request(`${server.url}/health`)).status).toBe(200)
+      expect(Fs.existsSync(Path.join(dir, "LOCK"))).toBe(true)
+      const result = yield* Cli.stop(server, signal)
+      // npm waits for its script: the server has stopped and let go of the folder by now.
+      const lock = Path.join(dir, "LOCK")
+      const holder = Fs.existsSync(lock) ? Number(Fs.readFileSync(lock, "utf8").trim()) : undefined
+      if (holder !== undefined) process.kill(holder, "SIGKILL")
+      expect(holder).toBe(undefined)
+      expect(result.stdout.trimEnd().split("\n").at(-1)).toBe(stopped)
+      expect(Exit.isFailure(yield* Effect.exit(Cli.request(`${server.url}/health`)))).toBe(true)
+    }), { timeout: 120_000 })
 
   it.scopedLive("takes every option from KV_* environment variables", () =>
     Effect.gen(function*() {

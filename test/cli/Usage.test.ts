@@ -2,7 +2,29 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Cli from "./cli.js"
 
-const commands = ["serve", "get", "put", "del", "keys", "stores", "verify", "compact", "export", "import"]
+const commands = ["serve", "get", "put", "del", "keys", "stores", "restart", "verify", "compact", "export", "import"]
+
+// Each option and the variable it can come from.
+const environment: Record<string, string> = {
+  "--data-dir": "KV_DATA_DIR",
+  "--host": "KV_HOST",
+  "--port": "KV_PORT",
+  "--sync": "KV_SYNC",
+  "--token": "KV_TOKEN",
+  "--cors-origin": "KV_CORS_ORIGIN",
+  "--url": "KV_URL"
+}
+
+/** The entries of a help section: each name line (`--port PORT`, `<STORE>`) with the text under it. */
+const entries = (help: string, section: string): Array<readonly [string, string]> => {
+  const start = help.indexOf(`\n${section}\n`)
+  if (start === -1) return []
+  const body = help.slice(start + section.length + 2).split(/\n(?=[A-Z]+\n)/)[0]!
+  return body.split(/\n(?=[-<(])/).map((entry) => entry.trim()).filter((entry) => entry !== "").map((entry) => {
+    const [name, ...description] = entry.split("\n")
+    return [name!.trim(), description.join(" ").trim()] as const
+  })
+}
 
 // A failure is exactly one line on stderr, without colour codes or a stack trace.
 const expectOneLine = (stderr: string) => {
@@ -26,6 +48,33 @@ describe("effect-kv usage", () => {
       expect(result.code).toBe(0)
       expect(result.stdout).toContain("DESCRIPTION")
       expect(result.stdout).not.toMatch(/\u001b\[/)
+    }))
+
+  it.live.each(commands)("%s --help: usage starts with effect-kv and the command; every entry says what it is, its default and its variable", (command) =>
+    Effect.gen(function*() {
+      const help = (yield* Cli.run([command, "--help"])).stdout
+      expect(help).toMatch(new RegExp(`\\nUSAGE\\n\\neffect-kv ${command}( |\\n)`))
+      expect(help).not.toMatch(/^\$ /m)
+      for (const boilerplate of ["A user-defined piece of text", "This setting is optional", "can be set from environment", "An integer."]) {
+        expect(help).not.toContain(boilerplate)
+      }
+      const all = [...entries(help, "ARGUMENTS"), ...entries(help, "OPTIONS")]
+      for (const [name, description] of all) {
+        expect({ name, description }).toMatchObject({ name, description: /\w.*\./ })
+        const option = name.split(" ")[0]!
+        if (option.startsWith("--")) expect({ name, description }).toMatchObject({ description: /Default: / })
+        if (environment[option] !== undefined) expect(description).toContain(`Environment: ${environment[option]}.`)
+      }
+      // Only the root lists the built-in options.
+      expect(help).not.toContain("--wizard")
+    }))
+
+  it.live("the root's help shows how to run a command and lists the built-in options", () =>
+    Effect.gen(function*() {
+      const help = (yield* Cli.run(["--help"])).stdout
+      expect(help).toContain("\nUSAGE\n\neffect-kv <command> [arguments] [options]\n")
+      expect(help).toContain("--log-level")
+      expect(help).not.toContain("A true or false value")
     }))
 
   it.live("no colour codes when NO_COLOR is set either", () =>
@@ -54,6 +103,9 @@ describe("effect-kv usage", () => {
 
   it.live("a value that is not JSON is refused before anything is sent", () =>
     Effect.gen(function*() {
+      const overflow = yield* Cli.run(["put", "s", "k", "{\"n\": 1e400}", "--url", "http://127.0.0.1:1"])
+      expect(overflow.code).toBe(1)
+      expect(overflow.stderr).toMatch(/^error: the JSON argument is not valid JSON: the value is not JSON at \$\.n: the number 1e400 overflows/)
       const argument = yield* Cli.run(["put", "s", "k", "{oops", "--url", "http://127.0.0.1:1"])
       expect(argument.code).toBe(1)
       expect(argument.stderr).toMatch(/^error: the JSON argument is not valid JSON/)

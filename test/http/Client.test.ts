@@ -14,7 +14,7 @@ describe("typed client", () => {
       const path = { store: "users", key: "ada/lovelace %" }
       expect(yield* client.health.check()).toEqual({ status: "ok" })
       const { version } = yield* client.keys.put({ path, payload: { name: "Ada" }, headers: {} })
-      expect(yield* client.keys.get({ path })).toEqual({ name: "Ada" })
+      expect(yield* client.keys.get({ path, headers: {} })).toEqual({ name: "Ada" })
       const stale = yield* Effect.flip(
         client.keys.put({ path, payload: 1, headers: { "if-match": version + 1 } })
       )
@@ -26,9 +26,9 @@ describe("typed client", () => {
       })
       expect(yield* client.stores.list()).toEqual({ stores: ["users"] })
       yield* client.keys.delete({ path, headers: {} })
-      const absent = yield* Effect.flip(client.keys.get({ path }))
+      const absent = yield* Effect.flip(client.keys.get({ path, headers: {} }))
       expect(kind(absent)).toEqual(["NotFound", "NotFound"])
-      const badName = yield* Effect.flip(client.keys.get({ path: { store: "no/slash", key: "k" } }))
+      const badName = yield* Effect.flip(client.keys.get({ path: { store: "no/slash", key: "k" }, headers: {} }))
       expect(kind(badName)).toEqual(["BadRequest", "InvalidName"])
       yield* client.stores.drop({ path: { store: "users" } })
       expect(yield* client.stores.list()).toEqual({ stores: [] })

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Fs from "node:fs"
+import * as Net from "node:net"
 import * as Os from "node:os"
 import * as Path from "node:path"
 import { KV } from "../../src/kv/KV.js"
@@ -92,10 +93,12 @@ const hostile: ReadonlyArray<Case> = [
     method: "PUT",
     path: "/stores/s/keys/k",
     body: "1",
-    headers: { "content-type": "text/plain" },
+    headers: { "content-type": "application/xml" },
     status: 415,
     error: "UnsupportedMediaType"
   },
+  { name: "a number past a double", method: "PUT", path: "/stores/s/keys/k", body: "[1e400]", status: 400, error: "InvalidValue" },
+  { name: "a number under a double", method: "PUT", path: "/stores/s/keys/k", body: "1e-400", status: 400, error: "InvalidValue" },
   {
     name: "a form post",
     method: "POST",
@@ -138,5 +141,71 @@ describe("hostile input", () => {
       const outside = filesUnder(parent).filter((file) => file !== dataDir && !file.startsWith(dataDir + Path.sep))
       expect(outside).toEqual([])
       expect(Fs.readdirSync(dataDir).length).toBeGreaterThan(0)
+    }))
+})
+
+// What Node's HTTP parser refuses before any handler runs, as raw bytes on a socket.
+const malformed: ReadonlyArray<readonly [name: string, bytes: Buffer, status: number, error: string, sentence: RegExp]> = [
+  [
+    "bad chunked encoding",
+    Buffer.from("PUT /stores/s/keys/k HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nabc\r\n0\r\n\r\n"),
+    400,
+    "InvalidRequest",
+    /chunked body is malformed/
+  ],
+  [
+    "Content-Length with Transfer-Encoding",
+    Buffer.from("PUT /stores/s/keys/k HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n1\r\na\r\n0\r\n\r\n"),
+    400,
+    "InvalidRequest",
+    /both Content-Length and Transfer-Encoding/
+  ],
+  [
+    "duplicate Content-Length",
+    Buffer.from("PUT /stores/s/keys/k HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n12"),
+    400,
+    "InvalidRequest",
+    /more than one Content-Length/
+  ],
+  [
+    "oversized headers",
+    Buffer.from(`GET /health HTTP/1.1\r\nHost: x\r\nX-Big: ${"a".repeat(20_000)}\r\n\r\n`),
+    431,
+    "HeadersTooLarge",
+    /over the server's limit of 16 KiB/
+  ],
+  [
+    "raw bytes in the path",
+    Buffer.from("GET /stores/s/keys/\xff\x01 HTTP/1.1\r\nHost: x\r\n\r\n", "latin1"),
+    400,
+    "InvalidRequest",
+    /must be percent-encoded/
+  ],
+  ["not HTTP at all", Buffer.from("HELLO\r\n\r\n"), 400, "InvalidRequest", /not valid HTTP\/1\.1/]
+]
+
+/** Writes `bytes` on a fresh connection; the whole answer, once the server closes it. */
+const rawExchange = (base: string, bytes: Buffer) =>
+  Effect.async<string>((resume) => {
+    const { hostname, port } = new URL(base)
+    const socket = Net.connect(Number(port), hostname, () => socket.write(bytes))
+    let answer = ""
+    socket.on("data", (data: Buffer) => answer += data.toString("latin1"))
+    socket.on("close", () => resume(Effect.succeed(answer)))
+    socket.on("error", () => {})
+    return Effect.sync(() => socket.destroy())
+  })
+
+describe("requests Node's HTTP parser refuses", () => {
+  it.scopedLive.each(malformed)("%s: a JSON error that says what to send", ([, bytes, status, error, sentence]) =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      const answer = yield* rawExchange(base, bytes)
+      const [head, body] = answer.split("\r\n\r\n")
+      expect(head).toMatch(new RegExp(`^HTTP/1\\.1 ${status} `))
+      expect(head).toMatch(/\r\nContent-Type: application\/json\r\n/i)
+      const json = JSON.parse(body!) as { error: string; message: string }
+      expect(json.error).toBe(error)
+      expect(json.message).toMatch(sentence)
     }))
 })

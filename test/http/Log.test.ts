@@ -36,6 +36,8 @@ describe("request log", () => {
       yield* request(base, "GET", "/health")
       yield* request(base, "GET", "/stores/s/keys/absent?x=1")
       yield* request(base, "POST", "/stores", { body: 1 })
+      // What a browser asks for first is no warning.
+      yield* request(base, "GET", "/favicon.ico")
       expect(requestLines(lines).map(({ annotations, level }) => ({
         level,
         method: annotations["method"],
@@ -45,7 +47,8 @@ describe("request log", () => {
       }))).toEqual([
         { level: "DEBUG", method: "GET", path: "/health", status: 200, timed: true },
         { level: "WARN", method: "GET", path: "/stores/s/keys/absent", status: 404, timed: true },
-        { level: "WARN", method: "POST", path: "/stores", status: 405, timed: true }
+        { level: "WARN", method: "POST", path: "/stores", status: 405, timed: true },
+        { level: "DEBUG", method: "GET", path: "/favicon.ico", status: 204, timed: true }
       ])
     }))
 })

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { KV } from "../../src/kv/KV.js"
-import { type Reply, request, segment, serve } from "./server.js"
+import { rawRequest, type Reply, request, segment, serve } from "./server.js"
 
 /** Every error response is `{ error, message }` with this `error`. */
 const expectError = (reply: Reply, status: number, error: string) => {
@@ -141,16 +141,53 @@ describe("HTTP server", () => {
         expect((yield* request(base, "DELETE", "/stores/s/keys/k", { headers: { "if-match": etag } })).status).toBe(204)
       }))
 
-    it.scopedLive("a malformed If-Match is 400", () =>
+    it.scopedLive("a malformed If-Match or If-None-Match is 400 with a sentence saying what to send", () =>
       Effect.gen(function*() {
         const base = yield* serve()
-        for (const tag of ["3", "W/\"3\"", "\"x\"", "*"]) {
-          expectError(
-            yield* request(base, "PUT", "/stores/s/keys/k", { body: 1, headers: { "if-match": tag } }),
-            400,
-            "InvalidRequest"
-          )
+        const cases: ReadonlyArray<readonly [string, string, string, RegExp]> = [
+          ["PUT", "if-match", "3", /^If-Match: send a version as ETag gives it, a number in double quotes such as "5"; got "3"$/],
+          ["PUT", "if-match", "W/\"3\"", /^If-Match: a weak entity tag \("W\/\\"3\\""\) cannot guard a write; send a version/],
+          ["PUT", "if-match", "\"x\"", /^If-Match: send a version/],
+          ["PUT", "if-match", "*", /^If-Match: send a version/],
+          ["DELETE", "if-match", "\"1\", \"2\"", /^If-Match: send one version, not a list/],
+          ["PUT", "if-none-match", "3", /^If-None-Match: send a version as ETag gives it, .*, or \*; got "3"$/],
+          ["GET", "if-none-match", "soon", /^If-None-Match: send a version/]
+        ]
+        for (const [method, header, tag, sentence] of cases) {
+          const reply = yield* request(base, method, "/stores/s/keys/k", {
+            headers: { [header]: tag },
+            ...(method === "PUT" ? { body: 1 } : {})
+          })
+          expectError(reply, 400, "InvalidRequest")
+          expect((reply.json as { message: string }).message).toMatch(sentence)
         }
+      }))
+
+    it.scopedLive("If-None-Match: \"<version>\" on a PUT writes unless the key is at that version", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        const first = (yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })).json as { version: number }
+        const same = yield* request(base, "PUT", "/stores/s/keys/k", { body: 2, headers: { "if-none-match": `"${first.version}"` } })
+        expectError(same, 412, "VersionMismatch")
+        expect((same.json as { message: string }).message).toContain(`still at version ${first.version}`)
+        expect((yield* request(base, "GET", "/stores/s/keys/k")).json).toBe(1)
+        const other = yield* request(base, "PUT", "/stores/s/keys/k", { body: 3, headers: { "if-none-match": `W/"${first.version + 7}"` } })
+        expect(other.status).toBe(200)
+      }))
+
+    it.scopedLive("If-None-Match on a GET of an unchanged key answers 304 with the ETag and no body", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        yield* request(base, "PUT", "/stores/s/keys/k", { body: { n: 1 } })
+        const etag = (yield* request(base, "GET", "/stores/s/keys/k")).headers.get("etag")!
+        for (const tag of [etag, `W/${etag}`, "*"]) {
+          const unchanged = yield* request(base, "GET", "/stores/s/keys/k", { headers: { "if-none-match": tag } })
+          expect([unchanged.status, unchanged.text, unchanged.headers.get("etag")]).toEqual([304, "", etag])
+        }
+        yield* request(base, "PUT", "/stores/s/keys/k", { body: { n: 2 } })
+        const changed = yield* request(base, "GET", "/stores/s/keys/k", { headers: { "if-none-match": etag } })
+        expect([changed.status, changed.json]).toEqual([200, { n: 2 }])
+        expectError(yield* request(base, "GET", "/stores/s/keys/absent", { headers: { "if-none-match": "*" } }), 404, "NotFound")
       }))
   })
 
@@ -160,7 +197,13 @@ describe("HTTP server", () => {
         const base = yield* serve()
         expectError(yield* request(base, "GET", "/stores/b%40d/keys/k"), 400, "InvalidName")
         expectError(yield* request(base, "GET", `/stores/s/keys/${"k".repeat(1025)}`), 400, "InvalidKey")
-        expectError(yield* request(base, "GET", "/stores/s/keys?limit=abc"), 400, "InvalidRequest")
+        const notANumber = yield* request(base, "GET", "/stores/s/keys?limit=abc")
+        expectError(notANumber, 400, "InvalidRequest")
+        expect((notANumber.json as { message: string }).message).toBe(
+          "limit: send a whole number from 1 to 1000, as in ?limit=100; got \"abc\""
+        )
+        const twice = yield* request(base, "GET", "/stores/s/keys?prefix=a&prefix=b")
+        expect([twice.status, (twice.json as { message: string }).message]).toEqual([400, "prefix: give it once"])
         expectError(yield* request(base, "GET", "/stores/s/keys?limit=0"), 400, "InvalidQuery")
         expectError(yield* request(base, "GET", "/stores/s/keys?limit=1001"), 400, "InvalidQuery")
         const json = { "content-type": "application/json" }
@@ -196,15 +239,62 @@ describe("HTTP server", () => {
         expectError(yield* request(small, "PUT", "/stores/s/keys/k", { body: "x".repeat(20) }), 413, "ValueTooLarge")
       }))
 
-    it.scopedLive("415 for a body that is not JSON; a body without Content-Type is taken as JSON", () =>
+    it.scopedLive("415 for a body that is neither JSON nor text; a body without Content-Type is taken as JSON", () =>
       Effect.gen(function*() {
         const base = yield* serve()
-        for (const type of ["text/plain", "application/x-www-form-urlencoded", "application/xml"]) {
+        for (const type of ["application/xml", "image/png", "text/plain; charset=latin1"]) {
           const reply = yield* request(base, "PUT", "/stores/s/keys/k", { raw: "1", headers: { "content-type": type } })
           expectError(reply, 415, "UnsupportedMediaType")
         }
         const vendor = { "content-type": "application/vnd.api+json; charset=utf-8" }
         expect((yield* request(base, "PUT", "/stores/s/keys/k", { raw: "1", headers: vendor })).status).toBe(200)
+        // fetch would send a string as text/plain: node:http sends no Content-Type at all.
+        expect((yield* rawRequest(base, "PUT", "/stores/s/keys/bare", { body: "[1]" })).status).toBe(200)
+        expect((yield* request(base, "GET", "/stores/s/keys/bare")).json).toEqual([1])
+      }))
+
+    it.scopedLive("a form body, as curl -d sends it, is 415 with a message that names curl --json", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        for (const type of ["application/x-www-form-urlencoded", "multipart/form-data; boundary=x"]) {
+          const reply = yield* request(base, "PUT", "/stores/s/keys/k", { raw: "hello", headers: { "content-type": type } })
+          expectError(reply, 415, "UnsupportedMediaType")
+          expect((reply.json as { message: string }).message).toContain("curl --json")
+        }
+      }))
+
+    it.scopedLive("a text/plain body is stored as a JSON string", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        for (const [type, text] of [["text/plain", "hello"], ["text/plain; charset=utf-8", "{\"not\": \"parsed\"} ✓"], ["text/plain", ""]]) {
+          const put = yield* request(base, "PUT", "/stores/s/keys/t", { raw: text!, headers: { "content-type": type! } })
+          expect(put.status).toBe(200)
+          expect((yield* request(base, "GET", "/stores/s/keys/t")).json).toBe(text)
+        }
+      }))
+
+    it.scopedLive("numbers that overflow or underflow a double are 400 InvalidValue, naming where", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        const json = { "content-type": "application/json" }
+        for (const [body, path] of [["1e400", "the value is not JSON:"], ["[-1e400, 1e-400]", "at $[0]:"], ["{\"a\": [1e-400]}", "at $.a[0]:"]]) {
+          const reply = yield* request(base, "PUT", "/stores/s/keys/n", { raw: body!, headers: json })
+          expectError(reply, 400, "InvalidValue")
+          expect((reply.json as { message: string }).message).toContain(path)
+        }
+        expectError(yield* request(base, "PUT", "/stores/s/keys/n", { raw: "-0", headers: json }), 400, "InvalidValue")
+        expectError(yield* request(base, "GET", "/stores/s/keys/n"), 404, "NotFound")
+      }))
+
+    it.scopedLive("a path with an empty segment is 404 with the path it likely meant", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })
+        for (const [path, meant] of [["/stores/", "/stores"], ["//stores", "/stores"], ["/stores/s/keys/", "/stores/s/keys"], ["/stores//keys/k", "/stores/keys/k"]]) {
+          const reply = yield* rawRequest(base, "GET", path!)
+          expectError(reply, 404, "NotFound")
+          expect((reply.json as { message: string }).message).toContain(`did you mean ${meant}?`)
+        }
       }))
 
     it.scopedLive("503 with Retry-After when the store is overloaded", () =>
@@ -216,6 +306,62 @@ describe("HTTP server", () => {
         expect(reply.headers.get("retry-after")).toBe("1")
         // Reads do not queue.
         expectError(yield* request(base, "GET", "/stores/s/keys/k"), 404, "NotFound")
+      }))
+  })
+
+  it.scopedLive("POST /stores/{store}/restart answers 204, on a running store too, and keeps its data", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })
+      const restarted = yield* request(base, "POST", "/stores/s/restart")
+      expect([restarted.status, restarted.text]).toEqual([204, ""])
+      expect((yield* request(base, "GET", "/stores/s/keys/k")).json).toBe(1)
+      expect((yield* request(base, "POST", "/stores/never-used/restart")).status).toBe(204)
+      expectError(yield* request(base, "POST", "/stores/b%40d/restart"), 400, "InvalidName")
+    }))
+
+  it.scopedLive("a browser's /favicon.ico is an empty 204", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      const reply = yield* request(base, "GET", "/favicon.ico")
+      expect([reply.status, reply.text]).toEqual([204, ""])
+    }))
+
+  describe("CORS", () => {
+    const preflight = {
+      origin: "https://app.example",
+      "access-control-request-method": "PUT",
+      "access-control-request-headers": "content-type, if-match"
+    }
+
+    it.scopedLive("off by default: no CORS headers, and OPTIONS is 405", () =>
+      Effect.gen(function*() {
+        const base = yield* serve()
+        const options = yield* request(base, "OPTIONS", "/stores/s/keys/k", { headers: preflight })
+        expectError(options, 405, "MethodNotAllowed")
+        const get = yield* request(base, "GET", "/health", { headers: { origin: "https://app.example" } })
+        expect(get.headers.get("access-control-allow-origin")).toBe(null)
+      }))
+
+    it.scopedLive("with corsOrigins, a preflight is answered and every answer, errors too, carries the origin", () =>
+      Effect.gen(function*() {
+        const base = yield* serve({ corsOrigins: ["https://app.example", "https://admin.example"] })
+        const options = yield* request(base, "OPTIONS", "/stores/s/keys/k", { headers: preflight })
+        expect(options.status).toBe(204)
+        expect(options.headers.get("access-control-allow-origin")).toBe("https://app.example")
+        expect(options.headers.get("access-control-allow-methods")).toContain("PUT")
+        expect(options.headers.get("access-control-allow-headers")).toContain("if-match")
+        const put = yield* request(base, "PUT", "/stores/s/keys/k", { body: 1, headers: { origin: "https://app.example" } })
+        expect(put.headers.get("access-control-allow-origin")).toBe("https://app.example")
+        const get = yield* request(base, "GET", "/stores/s/keys/k", { headers: { origin: "https://admin.example" } })
+        expect(get.headers.get("access-control-expose-headers")).toContain("etag")
+        const missing = yield* request(base, "GET", "/stores/s/keys/absent", { headers: { origin: "https://app.example" } })
+        expect([missing.status, missing.headers.get("access-control-allow-origin")]).toEqual([404, "https://app.example"])
+        const stranger = yield* request(base, "GET", "/health", { headers: { origin: "https://evil.example" } })
+        expect(stranger.headers.get("access-control-allow-origin")).toBe(null)
+        const any = yield* serve({ corsOrigins: ["*"] })
+        expect((yield* request(any, "GET", "/health", { headers: { origin: "https://x.example" } })).headers.get("access-control-allow-origin"))
+          .toBe("*")
       }))
   })
 
@@ -273,6 +419,7 @@ describe("HTTP server", () => {
           "GET /stores",
           "GET /stores/{store}/keys",
           "GET /stores/{store}/keys/{key}",
+          "POST /stores/{store}/restart",
           "PUT /stores/{store}/keys/{key}"
         ])
         const put = paths["/stores/{store}/keys/{key}"]!["put"] as { responses: Record<string, unknown> }

@@ -68,6 +68,18 @@ for (const [storage, makeLayer] of implementations) describe(`KV on ${storage} s
         expect(gone).toMatchObject({ _tag: "VersionMismatch", expected: v2, actual: null })
       }))
 
+    it.effect("unlessVersion: a put refused while the key is at that version", () =>
+      Effect.gen(function*() {
+        const kv = yield* KV
+        const v1 = yield* kv.put("unless", "k", "first")
+        const refused = yield* Effect.flip(kv.put("unless", "k", "same again", { unlessVersion: v1 }))
+        expect(refused).toMatchObject({ _tag: "VersionMismatch", actual: v1, unlessVersion: v1 })
+        expect(refused.message).toContain(`still at version ${v1}`)
+        const v2 = yield* kv.put("unless", "k", "second", { unlessVersion: v1 + 1000 })
+        expect(yield* kv.put("unless", "absent", 1, { unlessVersion: v2 })).toBeGreaterThan(v2)
+        expect(yield* kv.get("unless", "k")).toEqual(Option.some("second"))
+      }))
+
     it.effect("concurrent compare-and-set on one key: exactly one of them wins", () =>
       Effect.gen(function*() {
         const kv = yield* KV
