@@ -17,3 +17,5 @@ export { CallTimeout, Overloaded, ServerStopped } from "./otp/Server.js"
 export * as KVKeyValueStore from "./kv/KVKeyValueStore.js"
 /** Stores whose values are encoded and decoded with a `Schema`: `Typed.make(kv, store, schema)`. */
 export * as Typed from "./kv/Typed.js"
+/** What `KV` measures, as Effect `Metric`s: names, `sample` and `snapshot`. */
+export * as Metrics from "./kv/Metrics.js"

@@ -67,6 +67,13 @@ const options = {
     ),
     Options.withFallbackConfig(Config.string("KV_CORS_ORIGIN")),
     Options.optional
+  ),
+  metricsPublic: Options.boolean("metrics-public").pipe(
+    Options.withDescription(
+      "Serve GET /metrics without the token, for a Prometheus that holds no secret. Default: the token applies. " +
+        "Environment: KV_METRICS_PUBLIC."
+    ),
+    Options.withFallbackConfig(Config.boolean("KV_METRICS_PUBLIC"))
   )
 }
 
@@ -103,7 +110,8 @@ export const serve = Command.make("serve", options, (args) =>
     host: args.host,
     port: args.port,
     token: Option.getOrUndefined(Option.map(args.token, Redacted.value)),
-    corsOrigins: Option.getOrUndefined(Option.map(args.corsOrigin, originsOf))
+    corsOrigins: Option.getOrUndefined(Option.map(args.corsOrigin, originsOf)),
+    metricsPublic: args.metricsPublic
   }).pipe(
     Effect.flatMap((address) => announce(args.dataDir, address)),
     Effect.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync })),

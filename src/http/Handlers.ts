@@ -10,9 +10,11 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { KV, type PutOptions } from "../kv/KV.js"
+import * as Metrics from "../kv/Metrics.js"
 import { KvApi } from "./Api.js"
 import { readValue, withinBudget } from "./Body.js"
 import { fromKV, NotFound } from "./Errors.js"
+import * as Prometheus from "./Prometheus.js"
 
 const keyNotFound = (store: string, key: string) =>
   new NotFound({
@@ -21,6 +23,11 @@ const keyNotFound = (store: string, key: string) =>
   })
 
 const health = HttpApiBuilder.group(KvApi, "health", (handlers) => handlers.handle("check", () => Effect.succeed({ status: "ok" as const })))
+
+const metrics = HttpApiBuilder.group(KvApi, "metrics", (handlers) =>
+  handlers.handle("scrape", () =>
+    Effect.map(Metrics.snapshot, (snapshot) =>
+      HttpServerResponse.text(Prometheus.render(snapshot), { contentType: Prometheus.contentType }))))
 
 const stores = HttpApiBuilder.group(KvApi, "stores", (handlers) =>
   Effect.map(KV, (kv) =>
@@ -95,4 +102,4 @@ const keys = (options: HandlerOptions) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: HandlerOptions) => Layer.mergeAll(health, stores, keys(options))
+export const layer = (options: HandlerOptions) => Layer.mergeAll(health, metrics, stores, keys(options))

@@ -48,6 +48,12 @@ export interface ServerOptions {
   readonly port?: number
   /** When set, every route but `/health` needs `Authorization: Bearer <token>`. */
   readonly token?: string | undefined
+  /**
+   * Serve `GET /metrics` without the token, for a scraper that holds no secret (default false).
+   *
+   * @since 0.2.0
+   */
+  readonly metricsPublic?: boolean
   /** The largest request body, in bytes (default 1 MiB); larger ones get 413. */
   readonly maxBodyBytes?: number
   /**
@@ -118,7 +124,8 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
       maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes,
       maxBodyBytesInFlight: options.maxBodyBytesInFlight ?? defaultMaxBodyBytesInFlight
     })),
-    Layer.provide(Auth.layer(options.token))
+    Layer.provide(Auth.layer(options.token)),
+    Layer.provide(Auth.layerMetrics(options.token, options.metricsPublic ?? false))
   )
   return Layer.unwrapEffect(Effect.sync(() => {
     const server = createServer()

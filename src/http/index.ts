@@ -7,3 +7,5 @@ export { KvApi } from "./Api.js"
 export * as Client from "./Client.js"
 export * from "./Errors.js"
 export * as Server from "./Server.js"
+/** Effect's metrics in Prometheus's text format, as `GET /metrics` serves them. */
+export * as Prometheus from "./Prometheus.js"

@@ -42,6 +42,8 @@ import type {
 import { checkKey, checkName, defaultLimits, encodeValue, type Limits } from "./Limits.js"
 import * as Store from "./Store.js"
 import type * as Stores from "./Stores.js"
+import * as Metrics from "./internal/metrics.js"
+import * as Observe from "./internal/observe.js"
 import * as Tree from "./Tree.js"
 
 export type {
@@ -168,6 +170,19 @@ export interface KVOptions {
   readonly idleTimeout?: Duration.DurationInput
   /** Each store's restart intensity: more than 3 restarts in 5 seconds fail it, by default. */
   readonly storeRestarts?: Stores.StoreRestarts
+  /**
+   * Count operations and time writes in Effect `Metric`s (default true); see `Metrics`.
+   *
+   * @since 0.2.0
+   */
+  readonly metrics?: boolean
+  /**
+   * A span per operation, and the store's work for it under it, when a tracer records spans
+   * (default true; without a tracer of your own nothing is made); see `Metrics`.
+   *
+   * @since 0.2.0
+   */
+  readonly tracing?: boolean
 }
 
 /**
@@ -191,24 +206,33 @@ export const make = <E, R>(
     })
     const registry = tree.stores
     const callOptions = options.callTimeout === undefined ? {} : { timeout: options.callTimeout }
+    const observer = Observe.make({ metrics: options.metrics ?? true, tracing: options.tracing ?? true })
+    if (options.metrics ?? true) yield* Metrics.register(Metrics.readingOf(registry))
 
     const lookup = (store: string) => Effect.flatMap(checkName(limits, store), registry.lookup)
     // Name and key are checked at once, before the store is started, with no runtime operation
     // spent on them: reads and writes go through here.
+    const invalid = (store: string, key: string): InvalidName | InvalidKey | undefined => {
+      const name = checkName(limits, store)
+      if (Either.isLeft(name)) return name.left
+      const checkedKey = checkKey(limits, key)
+      return Either.isLeft(checkedKey) ? checkedKey.left : undefined
+    }
     const lookupWithKey = (store: string, key: string) =>
       Effect.suspend((): Effect.Effect<Store.Store, ReadError> => {
-        const name = checkName(limits, store)
-        if (Either.isLeft(name)) return Effect.fail(name.left)
-        const checkedKey = checkKey(limits, key)
-        if (Either.isLeft(checkedKey)) return Effect.fail(checkedKey.left)
-        return registry.lookup(store)
+        const error = invalid(store, key)
+        return error === undefined ? registry.lookup(store) : Effect.fail(error)
       })
-    const read = <A>(store: string, key: string, f: (entry: Option.Option<Entry>) => A) =>
-      Effect.flatMap(
-        lookupWithKey(store, key),
-        (running) => Effect.map(Ref.get(running.entries), (entries) => f(HashMap.get(entries, key)))
+    // Observed inside the steps a read takes anyway: see `internal/observe.ts`.
+    const read = <A>(kind: string, f: (entry: Option.Option<Entry>) => A) => (store: string, key: string) =>
+      observer.read<Store.Store, A, ReadError>(
+        store,
+        key,
+        kind,
+        () => invalid(store, key),
+        () => registry.lookup(store),
+        (running, done) => Effect.map(Ref.get(running.entries), (entries) => done(f(HashMap.get(entries, key))))
       )
-    const getEntry = (store: string, key: string) => read(store, key, identity)
 
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
@@ -223,9 +247,9 @@ export const make = <E, R>(
               expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
               unless: putOptions?.unlessVersion
             }, callOptions))),
-      get: (store, key) => read(store, key, Option.map((entry) => entry.value)),
-      getEntry,
-      has: (store, key) => read(store, key, Option.isSome),
+      get: read("get", Option.map((entry) => entry.value)),
+      getEntry: read("getEntry", identity),
+      has: read("has", Option.isSome),
       delete: (store, key, deleteOptions) =>
         Effect.flatMap(
           lookupWithKey(store, key),
@@ -249,7 +273,7 @@ export const make = <E, R>(
       supervisor: tree.root,
       compact: (store) => Effect.flatMap(lookup(store), (running) => running.compact)
     }
-    return service
+    return Observe.instrument(service, observer)
   })
 
 /**

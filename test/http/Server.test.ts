@@ -416,6 +416,7 @@ describe("HTTP server", () => {
           "DELETE /stores/{store}",
           "DELETE /stores/{store}/keys/{key}",
           "GET /health",
+          "GET /metrics",
           "GET /stores",
           "GET /stores/{store}/keys",
           "GET /stores/{store}/keys/{key}",
