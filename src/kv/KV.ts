@@ -224,14 +224,13 @@ export const make = <E, R>(
         return error === undefined ? registry.lookup(store) : Effect.fail(error)
       })
     // Observed inside the steps a read takes anyway: see `internal/observe.ts`.
-    const read = <A>(kind: string, f: (entry: Option.Option<Entry>) => A) => (store: string, key: string) =>
-      observer.read<Store.Store, A, ReadError>(
-        store,
-        key,
+    const read = <A>(kind: string, f: (entry: Option.Option<Entry>) => A) =>
+      observer.reader<Store.Store, A, ReadError>(
         kind,
-        () => invalid(store, key),
-        () => registry.lookup(store),
-        (running, done) => Effect.map(Ref.get(running.entries), (entries) => done(f(HashMap.get(entries, key))))
+        invalid,
+        registry.usable,
+        registry.lookup,
+        (running, key) => Effect.map(Ref.get(running.entries), (entries) => f(HashMap.get(entries, key)))
       )
 
     const service: KVService = {

@@ -42,6 +42,13 @@ export interface Registry {
    * @since 0.2.0
    */
   readonly unsafeFind: (name: string) => Store.Store | undefined
+  /**
+   * What `lookup` answers at once when the store runs and is not closing (an effect made once,
+   * that cannot fail), else `undefined`: `lookup` would wait or start it.
+   *
+   * @since 0.2.0
+   */
+  readonly usable: (name: string) => Effect.Effect<Store.Store> | undefined
   /** Stops the store if it runs, and waits until its log is closed; forgets that it failed. */
   readonly stop: (name: string) => Effect.Effect<void>
   /** Starts a store that failed past its restart intensity again (or at all, if it was not running). */
@@ -63,6 +70,7 @@ export const make = (
     Stores.usable(names.unsafeLookup(name)) ?? Effect.flatMap(current, (stores) => stores.lookup(name)),
   running: names.names,
   unsafeFind: (name) => names.unsafeLookup(name)?.store,
+  usable: (name) => Stores.usable(names.unsafeLookup(name)),
   // No `stores` child runs, so no store does: there is nothing to stop.
   stop: (name) => Effect.flatMap(Effect.option(current), (stores) => stores._tag === "Some" ? stores.value.stop(name) : Effect.void),
   restart: (name) => Effect.flatMap(current, (stores) => stores.restart(name))

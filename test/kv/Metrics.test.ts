@@ -67,6 +67,24 @@ for (const [storage, makeLayer] of implementations) describe(`Metrics on ${stora
     }).pipe(Effect.provide(makeLayer({ metrics: false }))))
 })
 
+describe("Metrics of a store that fails", () => {
+  it.effect("a read of a store given up on counts as StoreFailed, a crashed write as ServerStopped", () => {
+    const control = makeControl()
+    return Effect.gen(function*() {
+      const kv = yield* KV
+      yield* kv.put("metrics-failing", "k", 1)
+      control.failing.add("metrics-failing")
+      for (let i = 0; i < 4; i++) yield* Effect.ignore(kv.put("metrics-failing", "x", i))
+      expect(yield* count("metrics-failing", "put", "ServerStopped")).toBe(4)
+      yield* Effect.ignore(kv.get("metrics-failing", "k"))
+      yield* Effect.ignore(kv.has("metrics-failing", "k"))
+      expect(yield* count("metrics-failing", "get", "StoreFailed")).toBe(1)
+      expect(yield* count("metrics-failing", "has", "StoreFailed")).toBe(1)
+      expect(yield* count("metrics-failing", "get", "ok")).toBe(0)
+    }).pipe(Effect.provide(kvWith(control)))
+  })
+})
+
 describe("Metrics gauges", () => {
   it.scopedLive("sample sets open stores and each store's mailbox depth", () =>
     Effect.gen(function*() {

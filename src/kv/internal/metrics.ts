@@ -8,22 +8,36 @@ import * as Effect from "effect/Effect"
 import { globalValue } from "effect/GlobalValue"
 import * as Metric from "effect/Metric"
 import * as MetricBoundaries from "effect/MetricBoundaries"
+import * as MetricKey from "effect/MetricKey"
+import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
 import type * as Registry from "../Registry.js"
 
-export const operations = Metric.counter("effect_kv_operations_total", {
+export const operationsKey = MetricKey.counter("effect_kv_operations_total", {
   description: "KV operations by store, kind (the KV method) and outcome (ok, or the error's tag)",
   incremental: true
 })
+export const operations = Metric.fromMetricKey(operationsKey)
 
 /** 50 µs to about 6.5 s, doubling: an in-memory write to a slow fsync. */
 export const latencyBoundaries = MetricBoundaries.exponential({ start: 0.00005, factor: 2, count: 18 })
 
-export const callDuration = Metric.histogram(
+export const callDurationKey = MetricKey.histogram(
   "effect_kv_call_duration_seconds",
   latencyBoundaries,
   "time from a write's call to its store until its answer, by store and kind"
 )
+export const callDuration = Metric.fromMetricKey(callDurationKey)
+
+/**
+ * The hooks that hold one series of a metric, the very ones the metric updates, found once, so
+ * that an update on the hot path is a plain call.
+ */
+export const operationsHook = (labels: ReadonlyArray<MetricLabel.MetricLabel>): MetricHook.MetricHook.Counter<number> =>
+  Metric.globalMetricRegistry.get(MetricKey.taggedWithLabels(operationsKey, labels))
+
+export const callDurationHook = (labels: ReadonlyArray<MetricLabel.MetricLabel>): MetricHook.MetricHook.Histogram =>
+  Metric.globalMetricRegistry.get(MetricKey.taggedWithLabels(callDurationKey, labels))
 
 export const openStores = Metric.gauge("effect_kv_open_stores", {
   description: "stores running now (opened on first use, closed when idle)"

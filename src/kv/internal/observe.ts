@@ -3,38 +3,31 @@
  * write's call, and a span per operation when a tracer records them (see `otp/Tracing`).
  *
  * Reads are the hot path (a read costs about 1.6 µs), so they are observed inside the steps a
- * read takes anyway: the step that checks its name and key also looks at the tracer, the step
- * that finds its store also sees a failure, and the step that reads the map counts the success.
- * A per-store record holds the labels and counting functions made once, so a count is a `Map`
- * lookup and a counter's update. Everything else is wrapped whole.
+ * read takes anyway: the step that checks its name and key also looks at the tracer and counts
+ * a bad one, and the step that reads the store counts the success; only a store that is not
+ * running (started or waited for) is watched for a failure. Every observed operation is made once
+ * per kind, when `KV` is built, and keeps a record per store with the metric hooks of its series
+ * and its failure handler: counting is then a `Map` lookup and a plain call.
  *
  * @internal
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
-import { identity } from "effect/Function"
+import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
 import { nativeTracer } from "../../otp/internal/tracing.js"
 import type { KVService } from "../KV.js"
-import { callDuration, operations } from "./metrics.js"
+import { callDurationHook, operationsHook } from "./metrics.js"
 
-/** What the observer needs to know of an operation. */
+/** What is observed. */
 export interface Options {
-  /** Count operations and time calls (default true). */
+  /** Count operations and time calls. */
   readonly metrics: boolean
-  /** Make spans when a tracer records them (default true). */
+  /** Make spans when a tracer records them. */
   readonly tracing: boolean
 }
 
-/** The labels and counting functions of one store, made on its first operation. */
-interface StoreInstruments {
-  readonly store: string
-  /** Counts a success of `kind` and passes the value on. */
-  readonly succeeded: Map<string, <A>(value: A) => A>
-  /** Labels of each kind and outcome, made once (a metric hook is found by its labels' identity). */
-  readonly labels: Map<string, ReadonlyArray<MetricLabel.MetricLabel>>
-}
-
+/** The failure's tag, or what ended the operation if it did not fail. */
 const outcomeOf = (cause: Cause.Cause<unknown>): string => {
   const failure = Cause.failureOption(cause)
   if (failure._tag === "Some") {
@@ -46,157 +39,175 @@ const outcomeOf = (cause: Cause.Cause<unknown>): string => {
   return Cause.isInterruptedOnly(cause) ? "interrupted" : "defect"
 }
 
-/** Spans names: the `KV` method, as `kv.put`. */
-const spanNames = new Map<string, string>()
-const spanName = (kind: string) => {
-  let name = spanNames.get(kind)
-  if (name === undefined) spanNames.set(kind, name = `kv.${kind}`)
-  return name
+/** One store's series of one kind of operation. */
+interface Series {
+  readonly ok: MetricHook.MetricHook.Counter<number>
+  readonly duration: MetricHook.MetricHook.Histogram
+  /** Counts the failure under its outcome and fails with it again. */
+  readonly failed: <E>(cause: Cause.Cause<E>) => Effect.Effect<never, E>
+  /** Counts a success and passes the value on. */
+  readonly succeeded: <A>(value: A) => Effect.Effect<A>
 }
 
+/** The series of one kind of operation, by store, made on a store's first operation of that kind. */
+const seriesOf = (kind: string) => {
+  const byStore = new Map<string, Series>()
+  return (store: string): Series => {
+    let series = byStore.get(store)
+    if (series !== undefined) return series
+    const storeLabel = MetricLabel.make("store", store)
+    const kindLabel = MetricLabel.make("kind", kind)
+    const outcomes = new Map<string, MetricHook.MetricHook.Counter<number>>()
+    const counterOf = (outcome: string) => {
+      let hook = outcomes.get(outcome)
+      if (hook === undefined) outcomes.set(outcome, hook = operationsHook([storeLabel, kindLabel, MetricLabel.make("outcome", outcome)]))
+      return hook
+    }
+    const ok = counterOf("ok")
+    byStore.set(store, series = {
+      ok,
+      duration: callDurationHook([storeLabel, kindLabel]),
+      failed: (cause) => {
+        counterOf(outcomeOf(cause)).update(1)
+        return Effect.failCause(cause)
+      },
+      succeeded: (value) => {
+        ok.update(1)
+        return Effect.succeed(value)
+      }
+    })
+    return series
+  }
+}
+
+const spanOptions = (store: string, key: string | undefined) => ({
+  attributes: key === undefined ? { "kv.store": store } : { "kv.store": store, "kv.key": key },
+  captureStackTrace: false
+})
+
+/** Observes the operations of `KV`, as `options` says. */
 export interface Observer {
   /**
-   * A read of `key`: `check` says what is wrong with the name or key, `lookup` finds the store,
-   * and `use` reads it, passing its result through `done`.
+   * The reads of one kind: `check` says what is wrong with a name or key, `usable` is the store
+   * when it runs (which cannot fail), `lookup` finds it otherwise, and `read` reads the key in it.
    */
-  readonly read: <S, A, E>(
-    store: string,
-    key: string,
+  readonly reader: <S, A, E>(
     kind: string,
-    check: () => E | undefined,
-    lookup: () => Effect.Effect<S, E>,
-    use: (running: S, done: (value: A) => A) => Effect.Effect<A>
-  ) => Effect.Effect<A, E>
-  /** Any other operation, observed whole; `timed` for a write's call to its store. */
-  readonly operation: <A, E>(
+    check: (store: string, key: string) => E | undefined,
+    usable: (store: string) => Effect.Effect<S> | undefined,
+    lookup: (store: string) => Effect.Effect<S, E>,
+    read: (running: S, key: string) => Effect.Effect<A>
+  ) => (store: string, key: string) => Effect.Effect<A, E>
+  /** Any other kind of operation, observed whole; `timed` for writes, whose latency is measured. */
+  readonly operator: (kind: string, timed: boolean) => <A, E>(
     store: string,
-    kind: string,
     effect: Effect.Effect<A, E>,
-    options?: { readonly key?: string | undefined; readonly timed?: boolean }
+    key?: string
   ) => Effect.Effect<A, E>
-}
-
-/** Observes nothing: what `KV` runs with metrics and tracing both off. */
-const unobserved: Observer = {
-  read: (_store, _key, _kind, check, lookup, use) =>
-    Effect.flatMap(
-      Effect.suspend(() => {
-        const error = check()
-        return error === undefined ? lookup() : Effect.fail(error)
-      }),
-      (running) => use(running, identity)
-    ),
-  operation: (_store, _kind, effect) => effect
+  readonly observes: boolean
 }
 
 export const make = (options: Options): Observer => {
-  if (!options.metrics && !options.tracing) return unobserved
-  const stores = new Map<string, StoreInstruments>()
+  const { metrics, tracing } = options
+  const spanNameOf = (kind: string) => `kv.${kind}`
 
-  const instrumentsOf = (store: string): StoreInstruments => {
-    let instruments = stores.get(store)
-    if (instruments === undefined) stores.set(store, instruments = { store, succeeded: new Map(), labels: new Map() })
-    return instruments
-  }
-  const labelsOf = (instruments: StoreInstruments, kind: string, outcome: string) => {
-    const id = `${kind}\u0000${outcome}`
-    let labels = instruments.labels.get(id)
-    if (labels === undefined) {
-      instruments.labels.set(
-        id,
-        labels = [
-          MetricLabel.make("store", instruments.store),
-          MetricLabel.make("kind", kind),
-          MetricLabel.make("outcome", outcome)
-        ]
-      )
+  const reader: Observer["reader"] = <S, A, E>(
+    kind: string,
+    check: (store: string, key: string) => E | undefined,
+    usable: (store: string) => Effect.Effect<S> | undefined,
+    lookup: (store: string) => Effect.Effect<S, E>,
+    read: (running: S, key: string) => Effect.Effect<A>
+  ) => {
+    const find = (store: string, key: string): Effect.Effect<S, E> => {
+      const error = check(store, key)
+      return error === undefined ? usable(store) ?? lookup(store) : Effect.fail(error)
     }
-    return labels
-  }
-  const succeededOf = (instruments: StoreInstruments, kind: string) => {
-    let succeeded = instruments.succeeded.get(kind)
-    if (succeeded === undefined) {
-      const labels = labelsOf(instruments, kind, "ok")
-      instruments.succeeded.set(kind, succeeded = <A>(value: A) => {
-        operations.unsafeUpdate(1, labels)
-        return value
-      })
+    if (!metrics && !tracing) {
+      return (store: string, key: string) => Effect.flatMap(Effect.suspend(() => find(store, key)), (running) => read(running, key))
     }
-    return succeeded
-  }
-  const durationLabels = new Map<string, ReadonlyArray<MetricLabel.MetricLabel>>()
-  const timed = (store: string, kind: string, start: number) => {
-    const id = `${store}\u0000${kind}`
-    let labels = durationLabels.get(id)
-    if (labels === undefined) {
-      durationLabels.set(id, labels = [MetricLabel.make("store", store), MetricLabel.make("kind", kind)])
-    }
-    callDuration.unsafeUpdate((performance.now() - start) / 1000, labels)
-  }
-  const failed = <E>(instruments: StoreInstruments, kind: string, cause: Cause.Cause<E>) => {
-    operations.unsafeUpdate(1, labelsOf(instruments, kind, outcomeOf(cause)))
-    return Effect.failCause(cause)
-  }
-
-  const traced = <A, E>(store: string, kind: string, key: string | undefined, effect: Effect.Effect<A, E>) =>
-    Effect.withSpan(effect, spanName(kind), {
-      attributes: key === undefined ? { "kv.store": store } : { "kv.store": store, "kv.key": key },
-      captureStackTrace: false
-    })
-
-  const read: Observer["read"] = (store, key, kind, check, lookup, use) =>
-    Effect.withFiberRuntime((fiber) => {
-      const instruments = options.metrics ? instrumentsOf(store) : undefined
-      const error = check()
-      const found = error === undefined ? lookup() : Effect.fail(error)
-      const body = instruments === undefined
-        ? Effect.flatMap(found, (running) => use(running, identity))
-        : Effect.matchCauseEffect(found, {
-          onFailure: (cause) => failed(instruments, kind, cause),
-          onSuccess: (running) => use(running, succeededOf(instruments, kind))
-        })
-      return options.tracing && fiber.currentTracer !== nativeTracer ? traced(store, kind, key, body) : body
-    })
-
-  const operation: Observer["operation"] = (store, kind, effect, operationOptions) =>
-    Effect.withFiberRuntime((fiber) => {
-      let body = effect
-      if (options.metrics) {
-        const instruments = instrumentsOf(store)
-        const start = operationOptions?.timed ? performance.now() : -1
-        body = Effect.matchCauseEffect(effect, {
-          onFailure: (cause) => {
-            if (start >= 0) timed(store, kind, start)
-            return failed(instruments, kind, cause)
-          },
-          onSuccess: (value) => {
-            if (start >= 0) timed(store, kind, start)
-            return Effect.succeed(succeededOf(instruments, kind)(value))
+    const series = seriesOf(kind)
+    const spanName = spanNameOf(kind)
+    return (store: string, key: string) =>
+      Effect.withFiberRuntime<A, E>((fiber) => {
+        let body: Effect.Effect<A, E>
+        if (metrics) {
+          // A running store is found by an effect that cannot fail: only the other ways are
+          // watched for a failure, and a read costs no step more than an unobserved one.
+          const { failed, ok } = series(store)
+          const error = check(store, key)
+          if (error !== undefined) {
+            body = failed(Cause.fail(error))
+          } else {
+            const running = usable(store)
+            body = Effect.flatMap(
+              running ?? Effect.catchAllCause(lookup(store), failed),
+              (running) => {
+                ok.update(1)
+                return read(running, key)
+              }
+            )
           }
-        })
-      }
-      return options.tracing && fiber.currentTracer !== nativeTracer ? traced(store, kind, operationOptions?.key, body) : body
-    })
+        } else {
+          body = Effect.flatMap(find(store, key), (running) => read(running, key))
+        }
+        return tracing && fiber.currentTracer !== nativeTracer ? Effect.withSpan(body, spanName, spanOptions(store, key)) : body
+      })
+  }
 
-  return { read, operation }
+  const operator: Observer["operator"] = (kind, timed) => {
+    const series = seriesOf(kind)
+    const spanName = spanNameOf(kind)
+    return <A, E>(store: string, effect: Effect.Effect<A, E>, key?: string) =>
+      Effect.withFiberRuntime<A, E>((fiber) => {
+        let body = effect
+        if (metrics) {
+          const { duration, failed, succeeded } = series(store)
+          if (timed) {
+            const start = performance.now()
+            body = Effect.matchCauseEffect(effect, {
+              onFailure: (cause) => {
+                duration.update((performance.now() - start) / 1000)
+                return failed(cause)
+              },
+              onSuccess: (value) => {
+                duration.update((performance.now() - start) / 1000)
+                return succeeded(value)
+              }
+            })
+          } else {
+            body = Effect.matchCauseEffect(effect, { onFailure: failed, onSuccess: succeeded })
+          }
+        }
+        return tracing && fiber.currentTracer !== nativeTracer ? Effect.withSpan(body, spanName, spanOptions(store, key)) : body
+      })
+  }
+
+  return { reader, operator, observes: metrics || tracing }
 }
 
 /**
  * `service` with every operation but the reads observed whole (reads observe themselves, through
- * {@link Observer.read}); `service` itself when nothing is observed.
+ * {@link Observer.reader}); `service` itself when nothing is observed.
  */
 export const instrument = (service: KVService, observer: Observer): KVService => {
-  if (observer === unobserved) return service
-  const { operation } = observer
+  if (!observer.observes) return service
+  const put = observer.operator("put", true)
+  const del = observer.operator("delete", true)
+  const clear = observer.operator("clear", true)
+  const keys = observer.operator("keys", false)
+  const size = observer.operator("size", false)
+  const dropStore = observer.operator("dropStore", false)
+  const restartStore = observer.operator("restartStore", false)
+  const compact = observer.operator("compact", false)
   return {
     ...service,
-    put: (store, key, value, options) => operation(store, "put", service.put(store, key, value, options), { key, timed: true }),
-    delete: (store, key, options) => operation(store, "delete", service.delete(store, key, options), { key, timed: true }),
-    clear: (store) => operation(store, "clear", service.clear(store), { timed: true }),
-    keys: (store, options) => operation(store, "keys", service.keys(store, options)),
-    size: (store) => operation(store, "size", service.size(store)),
-    dropStore: (store) => operation(store, "dropStore", service.dropStore(store)),
-    restartStore: (store) => operation(store, "restartStore", service.restartStore(store)),
-    compact: (store) => operation(store, "compact", service.compact(store))
+    put: (store, key, value, options) => put(store, service.put(store, key, value, options), key),
+    delete: (store, key, options) => del(store, service.delete(store, key, options), key),
+    clear: (store) => clear(store, service.clear(store)),
+    keys: (store, options) => keys(store, service.keys(store, options)),
+    size: (store) => size(store, service.size(store)),
+    dropStore: (store) => dropStore(store, service.dropStore(store)),
+    restartStore: (store) => restartStore(store, service.restartStore(store)),
+    compact: (store) => compact(store, service.compact(store))
   }
 }
