@@ -118,6 +118,7 @@ export const start = (
       stopWhen: (state) => state.failure
     }, {
       name: `store:${name}`,
+      spanName: "kv.batch",
       capacity: options.capacity ?? 10_000,
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open
