@@ -78,10 +78,10 @@ const appendsPerSecond = async (sync: SyncPolicy, perAppend: number): Promise<nu
   const rate = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const log = yield* (yield* Storage).open("bench")
     // Compaction is off, so `after` (what a snapshot would be written from) is never read.
-    const after = { entries: HashMap.make(["k", { value, version: 1 }]), sequence: 1 }
+    const after = { entries: HashMap.make(["k", { value, version: 1, expiresAt: undefined }]), sequence: 1 }
     let version = 0
     const batch = () =>
-      Array.from({ length: perAppend }, (): Change => ({ _tag: "Put", key: `key-${version % 100_000}`, value, json, version: ++version }))
+      Array.from({ length: perAppend }, (): Change => ({ _tag: "Put", key: `key-${version % 100_000}`, value, json, version: ++version, expiresAt: undefined }))
     for (let i = 0; i < 20; i++) yield* log.append(batch(), after) // warm-up
     const start = performance.now()
     const first = version
@@ -107,10 +107,11 @@ const reopen = async () => {
         key: key(start + i),
         value,
         json,
-        version: start + i + 1
+        version: start + i + 1,
+        expiresAt: undefined
       }))
       entries = HashMap.mutate(entries, (map) => {
-        for (const change of changes) HashMap.set(map, key(change.version - 1), { value, version: change.version })
+        for (const change of changes) HashMap.set(map, key(change.version - 1), { value, version: change.version, expiresAt: undefined })
       })
       yield* log.append(changes, { entries, sequence: start + 1000 })
     }

@@ -13,7 +13,7 @@ import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { KV, type KVService } from "../kv/KV.js"
-import type { StorageFailure } from "../storage/Errors.js"
+import { isNotFound, type StorageFailure } from "../storage/Errors.js"
 import { NoDataDir, NoSuchStore } from "./Errors.js"
 
 /**
@@ -45,10 +45,7 @@ export const layerKV = (dataDir: string): Layer.Layer<KV, StorageFailure> => KV.
  */
 export const requireDataDir = (dataDir: string): Effect.Effect<void, NoDataDir | PlatformError, FileSystem.FileSystem> =>
   Effect.flatMap(FileSystem.FileSystem, (fs) => fs.stat(dataDir)).pipe(
-    Effect.catchIf(
-      (error) => error._tag === "SystemError" && error.reason === "NotFound",
-      () => Effect.fail(new NoDataDir({ dataDir }))
-    ),
+    Effect.catchIf(isNotFound, () => Effect.fail(new NoDataDir({ dataDir }))),
     Effect.filterOrFail((info) => info.type === "Directory", () => new NoDataDir({ dataDir })),
     Effect.asVoid
   )

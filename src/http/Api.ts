@@ -28,6 +28,7 @@ import { Authorization, MetricsAuthorization } from "./Auth.js"
 import {
   BadRequest,
   BadRequestResponse,
+  InsufficientStorageResponse,
   NotFoundResponse,
   PayloadTooLargeResponse,
   PreconditionFailedResponse,
@@ -183,18 +184,21 @@ export class StoresGroup extends HttpApiGroup.make("stores").add(
   HttpApiEndpoint.get("list", "/stores")
     .addSuccess(Schema.Struct({ stores: Schema.Array(Schema.String) }))
     .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
     .annotate(OpenApi.Summary, "List the stores")
     .annotate(OpenApi.Description, "The names of the stores that hold data, sorted.")
 ).add(
   HttpApiEndpoint.del("drop", "/stores/:store")
     .setPath(StorePath)
     .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
     .annotate(OpenApi.Summary, "Drop a store")
     .annotate(OpenApi.Description, "Stops the store and deletes its data.")
 ).add(
   HttpApiEndpoint.post("restart", "/stores/:store/restart")
     .setPath(StorePath)
     .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
     .annotate(OpenApi.Summary, "Restart a store")
     .annotate(
       OpenApi.Description,
@@ -218,6 +222,7 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
     }))
     .addSuccess(Schema.Struct({ keys: Schema.Array(Schema.String), next: Schema.OptionFromNullOr(Schema.String) }))
     .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
     .annotate(OpenApi.Summary, "List keys")
     .annotate(
       OpenApi.Description,
@@ -230,6 +235,7 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
     .addSuccess(Schema.Unknown.annotations({ description: "the value, as it was put" }))
     .addError(NotFoundResponse)
     .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
     .annotate(OpenApi.Summary, "Read a key")
     .annotate(
       OpenApi.Description,
@@ -246,6 +252,7 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
     .addError(PayloadTooLargeResponse)
     .addError(UnsupportedMediaTypeResponse)
     .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
     .annotate(OpenApi.Summary, "Write a key")
     .annotate(
       OpenApi.Description,
@@ -261,6 +268,7 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
     .addError(NotFoundResponse)
     .addError(PreconditionFailedResponse)
     .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
     .annotate(OpenApi.Summary, "Delete a key")
     .annotate(OpenApi.Description, "Removes the key; 404 if it is absent. `If-Match: \"<version>\"` deletes only that version.")
 ).middleware(Authorization).annotate(OpenApi.Description, "The keys of a store: read, write, delete, list") {}

@@ -158,7 +158,7 @@ const commit = (
         exits.push(Exit.fail(new VersionMismatch({ store, key: write.key, expected: null, actual, unlessVersion: actual })))
       } else if (write._tag === "Put") {
         const version = ++sequence
-        record({ _tag: "Put", key: write.key, value: write.value, json: write.json, version }, version)
+        record({ _tag: "Put", key: write.key, value: write.value, json: write.json, version, expiresAt: undefined }, version)
       } else if (actual === null) {
         exits.push(Exit.succeed(0))
       } else {

@@ -3,6 +3,7 @@
  *
  * @since 0.1.0
  */
+import type { PlatformError } from "@effect/platform/Error"
 import * as internal from "./internal/errors.js"
 
 /**
@@ -18,6 +19,21 @@ export const StorageError: typeof internal.StorageError = internal.StorageError
  * @category errors
  */
 export type StorageError = internal.StorageError
+
+/**
+ * A write or fsync failed because the disk (or the user's quota) is full: ENOSPC or EDQUOT. The
+ * write was not acknowledged and nothing of it stays in the log; it can succeed once space is freed.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export const DiskFull: typeof internal.DiskFull = internal.DiskFull
+
+/**
+ * @since 0.2.0
+ * @category errors
+ */
+export type DiskFull = internal.DiskFull
 
 /**
  * A log or snapshot holds a bad record followed by good ones: it was damaged, not torn.
@@ -54,3 +70,12 @@ export type DataDirLocked = internal.DataDirLocked
  * @category errors
  */
 export type StorageFailure = internal.StorageFailure
+
+/**
+ * Whether a `FileSystem` error says the file or folder does not exist: the one test for "not
+ * found" that storage and the tools share (`Effect.catchIf(isNotFound, ...)`).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const isNotFound: (error: PlatformError) => boolean = internal.isNotFound

@@ -16,30 +16,63 @@ import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
+import type { Change } from "./Change.js"
 import { emptySnapshot } from "./internal/change.js"
 import * as DataDir from "./internal/dataDir.js"
-import type { DataDirLocked, StorageError } from "./Errors.js"
+import type { DataDirLocked, DiskFull, StorageError } from "./Errors.js"
+import { orStorageError } from "./internal/errors.js"
 import { readIfExists } from "./internal/fileStorage.js"
+import { decodeAt } from "./internal/record.js"
 import { readSnapshot, replayLog } from "./internal/recovery.js"
 
-/** What was found in one file. */
+/**
+ * Whole records of a file by the change they hold (a snapshot's entries count as puts).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type RecordKinds = { readonly [K in Change["_tag"]]: number }
+
+/**
+ * What was found in one file. `records` counts every whole record (a snapshot's header too);
+ * `kinds` (new in 0.2.0) counts them by change.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export type FileStatus =
-  | { readonly _tag: "Ok"; readonly records: number }
+  | { readonly _tag: "Ok"; readonly records: number; readonly kinds: RecordKinds }
   /** The log ends in a partial record, from `offset` on; the next open cuts it off. */
-  | { readonly _tag: "TornTail"; readonly records: number; readonly offset: number; readonly reason: string }
+  | {
+    readonly _tag: "TornTail"
+    readonly records: number
+    readonly kinds: RecordKinds
+    readonly offset: number
+    readonly reason: string
+  }
   /** A bad record at `offset` with whole records after it: the store will not open. */
   | { readonly _tag: "Corrupt"; readonly offset: number; readonly reason: string }
-  /** A compaction's temporary file, left by a crash; the next open deletes it. */
+  /** A compaction's temporary file or a recovery's probe, left by a crash; the next open deletes it. */
   | { readonly _tag: "Leftover" }
 
-/** One file of one store. */
+/**
+ * One file of one store.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface FileReport {
   readonly store: string
   readonly file: string
   readonly status: FileStatus
 }
 
-/** The findings on a data folder; `ok` when no file is corrupt. */
+/**
+ * The findings on a data folder; `ok` when no file is corrupt.
+ *
+ * @since 0.1.0
+ * @category models
+ */
 export interface VerifyReport {
   readonly dataDir: string
   readonly stores: number
@@ -47,17 +80,34 @@ export interface VerifyReport {
   readonly ok: boolean
 }
 
-/** Checks every snapshot and log in `dataDir`, changing nothing. */
+/** Counts the whole records of `bytes` before `end` by kind. */
+const countKinds = (bytes: Buffer, end: number): RecordKinds => {
+  const kinds = { Put: 0, Delete: 0, Clear: 0, Expire: 0, Touch: 0, Atomic: 0 }
+  for (let offset = 0; offset < end;) {
+    const record = decodeAt(bytes, offset)
+    if (typeof record === "string") break
+    if (record._tag !== "Snapshot") kinds[record._tag]++
+    offset = record.end
+  }
+  return kinds
+}
+
+/**
+ * Checks every snapshot and log in `dataDir`, changing nothing.
+ *
+ * @since 0.1.0
+ * @category utils
+ */
 export const verify = (
   dataDir: string
-): Effect.Effect<VerifyReport, StorageError | DataDirLocked, FileSystem.FileSystem> =>
+): Effect.Effect<VerifyReport, StorageError | DiskFull | DataDirLocked, FileSystem.FileSystem> =>
   Effect.scoped(Effect.gen(function*() {
     const fs = yield* FileSystem.FileSystem
     const paths = DataDir.layout(dataDir)
     yield* DataDir.lock(fs, paths)
-    const exists = yield* fs.exists(paths.stores).pipe(DataDir.orStorageError("stat", paths.stores))
+    const exists = yield* fs.exists(paths.stores).pipe(orStorageError("stat", paths.stores))
     const entries = exists
-      ? yield* fs.readDirectory(paths.stores).pipe(DataDir.orStorageError("list", paths.stores))
+      ? yield* fs.readDirectory(paths.stores).pipe(orStorageError("list", paths.stores))
       : []
     const files: Array<FileReport> = []
     let stores = 0
@@ -65,9 +115,11 @@ export const verify = (
       const store = DataDir.decodeName(encoded)
       if (store === undefined) continue
       stores++
-      const { log, snapshot, temp } = DataDir.storeFiles(paths, store)
-      if (yield* fs.exists(temp).pipe(DataDir.orStorageError("stat", temp))) {
-        files.push({ store, file: temp, status: { _tag: "Leftover" } })
+      const { log, probe, snapshot, temp } = DataDir.storeFiles(paths, store)
+      for (const leftover of [temp, probe]) {
+        if (yield* fs.exists(leftover).pipe(orStorageError("stat", leftover))) {
+          files.push({ store, file: leftover, status: { _tag: "Leftover" } })
+        }
       }
       // A corrupt snapshot is reported; the log is then still checked on its own.
       let base = emptySnapshot
@@ -79,7 +131,7 @@ export const verify = (
           store,
           file: snapshot,
           status: Either.isRight(read)
-            ? { _tag: "Ok", records: HashMap.size(read.right.entries) + 1 }
+            ? { _tag: "Ok", records: HashMap.size(read.right.entries) + 1, kinds: countKinds(snapshotBytes.value, snapshotBytes.value.length) }
             : { _tag: "Corrupt", offset: read.left.offset, reason: read.left.reason }
         })
       }
@@ -92,8 +144,13 @@ export const verify = (
           status: Either.isLeft(replay)
             ? { _tag: "Corrupt", offset: replay.left.offset, reason: replay.left.reason }
             : replay.right.torn === undefined
-            ? { _tag: "Ok", records: replay.right.records }
-            : { _tag: "TornTail", records: replay.right.records, ...replay.right.torn }
+            ? { _tag: "Ok", records: replay.right.records, kinds: countKinds(logBytes.value, replay.right.end) }
+            : {
+              _tag: "TornTail",
+              records: replay.right.records,
+              kinds: countKinds(logBytes.value, replay.right.end),
+              ...replay.right.torn
+            }
         })
       }
     }

@@ -424,7 +424,7 @@ describe("HTTP server", () => {
           "PUT /stores/{store}/keys/{key}"
         ])
         const put = paths["/stores/{store}/keys/{key}"]!["put"] as { responses: Record<string, unknown> }
-        expect(Object.keys(put.responses).sort()).toEqual(["200", "400", "401", "412", "413", "415", "503"])
+        expect(Object.keys(put.responses).sort()).toEqual(["200", "400", "401", "412", "413", "415", "503", "507"])
       }))
 
     it.scopedLive("GET /docs serves Swagger UI", () =>

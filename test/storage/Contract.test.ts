@@ -7,8 +7,9 @@ import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import { applyChange, type Change, emptySnapshot, type Snapshot } from "../../src/storage/Change.js"
+import { type Change, emptySnapshot, type Snapshot } from "../../src/storage/Change.js"
 import * as Storage from "../../src/storage/Storage.js"
+import { after, put } from "./fixtures/Changes.js"
 import { onTempDir } from "./fixtures/TempDir.js"
 
 const implementations: ReadonlyArray<readonly [string, Layer.Layer<Storage.Storage, unknown>]> = [
@@ -16,26 +17,13 @@ const implementations: ReadonlyArray<readonly [string, Layer.Layer<Storage.Stora
   ["file", onTempDir((dataDir) => Storage.layerFile({ dataDir }).pipe(Layer.provide(NodeFileSystem.layer)))]
 ]
 
-/** The state `changes` lead to from `from`. */
-const after = (from: Snapshot, changes: ReadonlyArray<Change>): Snapshot => {
-  let entries = HashMap.beginMutation(from.entries)
-  for (const change of changes) entries = applyChange(entries, change)
-  return { entries: HashMap.endMutation(entries), sequence: changes.at(-1)?.version ?? from.sequence }
-}
-
-const put = (key: string, value: unknown, version: number): Change => ({
-  _tag: "Put",
-  key,
-  value,
-  json: JSON.stringify(value),
-  version
-})
 
 /** Opens `store`, appends `changes` in batches, and closes it; returns the final state. */
 const write = (store: string, batches: ReadonlyArray<ReadonlyArray<Change>>) =>
   Effect.scoped(Effect.gen(function*() {
     const storage = yield* Storage.Storage
-    const log = yield* storage.open(store)
+    // Memory storage keeps as many recent changes as an open asked for.
+    const log = yield* storage.open(store, { history: 100 })
     let state = log.recovered
     for (const batch of batches) {
       state = after(state, batch)
@@ -46,6 +34,35 @@ const write = (store: string, batches: ReadonlyArray<ReadonlyArray<Change>>) =>
 
 const recovered = (store: string) =>
   Effect.scoped(Effect.flatMap(Storage.Storage, (storage) => Effect.map(storage.open(store), (log) => log.recovered)))
+
+const recentOf = (store: string, history: number) =>
+  Effect.scoped(Effect.flatMap(Storage.Storage, (storage) => Effect.map(storage.open(store, { history }), (log) => log.recent)))
+
+/** Every kind of change, in batches: versions 1 to 12. */
+const everyKind: ReadonlyArray<ReadonlyArray<Change>> = [
+  [put("a", 1, 1, 1_000), put("b", "b", 2), put("c", [3], 3, 5.5)],
+  [{ _tag: "Touch", key: "a", version: 4, expiresAt: 2_000 }, { _tag: "Touch", key: "c", version: 5, expiresAt: undefined }],
+  [{ _tag: "Expire", key: "b", version: 6 }, { _tag: "Touch", key: "absent", version: 7, expiresAt: 9 }],
+  [{
+    _tag: "Atomic",
+    version: 8,
+    changes: [
+      put("d", { d: "é" }, 8, 3_000),
+      { _tag: "Delete", key: "a", version: 8 },
+      put("e", null, 8),
+      put("d", { d: "last" }, 8, 4_000)
+    ]
+  }],
+  [{ _tag: "Touch", key: "d", version: 9, expiresAt: 1_764_512_345_678 }, put("f", "f", 10, 7)],
+  [{ _tag: "Atomic", version: 11, changes: [] }, { _tag: "Delete", key: "f", version: 12 }]
+]
+
+/** What `everyKind` leaves. */
+const everyKindState = {
+  c: { value: [3], version: 5, expiresAt: undefined },
+  d: { value: { d: "last" }, version: 9, expiresAt: 1_764_512_345_678 },
+  e: { value: null, version: 8, expiresAt: undefined }
+}
 
 const entriesOf = (snapshot: Snapshot) => Object.fromEntries(HashMap.toEntries(snapshot.entries))
 
@@ -68,6 +85,65 @@ for (const [name, storageLayer] of implementations) {
           expect(back.sequence).toBe(6)
           expect(entriesOf(back)).toEqual(entriesOf(state))
           expect(entriesOf(back)).toEqual({ d: { value: "after clear", version: 6 } })
+        }))
+
+      it.effect("every kind of change recovers: expiries, touches, expire, atomic writes", () =>
+        Effect.gen(function*() {
+          const state = yield* write("kinds", everyKind)
+          expect(entriesOf(state)).toStrictEqual(everyKindState)
+          const back = yield* recovered("kinds")
+          expect(back.sequence).toBe(12)
+          expect(entriesOf(back)).toStrictEqual(everyKindState)
+        }))
+
+      it.effect("compaction keeps expiries, and changes after it apply to the snapshot's entries", () =>
+        Effect.gen(function*() {
+          yield* write("kinds-compacted", everyKind)
+          yield* Effect.scoped(Effect.gen(function*() {
+            const log = yield* (yield* Storage.Storage).open("kinds-compacted")
+            yield* log.compact
+            const touched = after(log.recovered, [
+              { _tag: "Touch", key: "c", version: 13, expiresAt: 42 },
+              { _tag: "Touch", key: "d", version: 14, expiresAt: undefined }
+            ])
+            yield* log.append([
+              { _tag: "Touch", key: "c", version: 13, expiresAt: 42 },
+              { _tag: "Touch", key: "d", version: 14, expiresAt: undefined }
+            ], touched)
+          }))
+          expect(entriesOf(yield* recovered("kinds-compacted"))).toStrictEqual({
+            c: { value: [3], version: 13, expiresAt: 42 },
+            d: { value: { d: "last" }, version: 14, expiresAt: undefined },
+            e: everyKindState.e
+          })
+        }))
+
+      it.effect("recent: the last changes after the snapshot, oldest first, values parsed; none unless asked", () =>
+        Effect.gen(function*() {
+          yield* write("recent", everyKind)
+          const all = everyKind.flat()
+          expect(yield* recentOf("recent", 0)).toEqual([])
+          expect(yield* recentOf("recent", 3)).toEqual(all.slice(-3))
+          expect(yield* recentOf("recent", 100)).toEqual(all)
+          // A compaction leaves no changes after its snapshot; later ones count again.
+          yield* Effect.scoped(Effect.gen(function*() {
+            const log = yield* (yield* Storage.Storage).open("recent", { history: 100 })
+            yield* log.compact
+            const next = put("g", { g: 1 }, 13)
+            yield* log.append([next], after(log.recovered, [next]))
+          }))
+          expect(yield* recentOf("recent", 5)).toEqual([put("g", { g: 1 }, 13)])
+        }))
+
+      it.effect("recover on a healthy log succeeds at once, and appends go on", () =>
+        Effect.gen(function*() {
+          yield* Effect.scoped(Effect.gen(function*() {
+            const log = yield* (yield* Storage.Storage).open("healthy")
+            yield* log.recover
+            yield* log.append([put("k", 1, 1)], after(log.recovered, [put("k", 1, 1)]))
+            yield* log.recover
+          }))
+          expect(entriesOf(yield* recovered("healthy"))).toEqual({ k: { value: 1, version: 1 } })
         }))
 
       it.effect("compaction keeps the state", () =>

@@ -12,10 +12,13 @@ import * as TestClock from "effect/TestClock"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { KV } from "../../src/kv/KV.js"
-import { storeFiles, layout } from "../../src/storage/internal/dataDir.js"
+import * as HashMap from "effect/HashMap"
+import type { Change } from "../../src/storage/Change.js"
+import { layout, storeFiles } from "../../src/storage/internal/dataDir.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { verify } from "../../src/storage/Verify.js"
 import { powerCut } from "./fixtures/FaultyFileSystem.js"
+import { after, put } from "./fixtures/Changes.js"
 import { tempDir } from "./fixtures/TempDir.js"
 
 const files = (dataDir: string, store: string) => storeFiles(layout(dataDir), store)
@@ -158,6 +161,100 @@ describe("recovery", () => {
       expect(fs.statSync(log).size).toBeLessThan(40 * 40)
       const back = yield* withKV(dataDir, values("s", ["k0", "k9"]))
       expect(back.map(Option.map((entry) => entry.value))).toEqual([Option.some(490), Option.some(499)])
+    }))
+})
+
+/** `Storage.layerFile` on `dataDir`, on Node's file system. */
+const storageOn = (dataDir: string) =>
+  Effect.map(Layer.build(Storage.layerFile({ dataDir }).pipe(Layer.provide(NodeFileSystem.layer))), Context.get(Storage.Storage))
+
+/** Appends each batch to `store` (as its own append), and closes it. */
+const appendAll = (dataDir: string, store: string, batches: ReadonlyArray<ReadonlyArray<Change>>) =>
+  Effect.scoped(Effect.gen(function*() {
+    const log = yield* (yield* storageOn(dataDir)).open(store)
+    let state = log.recovered
+    for (const batch of batches) {
+      state = after(state, batch)
+      yield* log.append(batch, state)
+    }
+  }))
+
+/** `store`'s entries after a reopen, as plain objects, or the error it fails to open with. */
+const reopenStore = (dataDir: string, store: string) =>
+  Effect.scoped(Effect.gen(function*() {
+    const log = yield* (yield* storageOn(dataDir)).open(store)
+    return Object.fromEntries(HashMap.toEntries(log.recovered.entries))
+  }))
+
+describe("recovery of expiries and atomic writes", () => {
+  const batches: ReadonlyArray<ReadonlyArray<Change>> = [
+    [put("a", 1, 1, 500)],
+    [{ _tag: "Touch", key: "a", version: 2, expiresAt: 900 }],
+    [{ _tag: "Atomic", version: 3, changes: [put("b", "b", 3), put("c", "c", 3, 7), { _tag: "Delete", key: "a", version: 3 }] }],
+    [{ _tag: "Expire", key: "c", version: 4 }],
+    [{ _tag: "Atomic", version: 5, changes: [put("d", { big: "é".repeat(50) }, 5), put("e", "e", 5), { _tag: "Delete", key: "b", version: 5 }] }]
+  ]
+  const beforeLast = {
+    b: { value: "b", version: 3, expiresAt: undefined }
+  }
+
+  it.scoped("a torn tail cut anywhere inside an atomic record drops the whole atomic write", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* tempDir
+      yield* appendAll(dataDir, "s", batches)
+      const { log } = files(dataDir, "s")
+      const whole = fs.readFileSync(log)
+      const lastStart = recordStart(whole, 4)
+      const lastLength = whole.length - lastStart
+      expect(yield* reopenStore(dataDir, "s")).toStrictEqual({
+        d: { value: { big: "é".repeat(50) }, version: 5, expiresAt: undefined },
+        e: { value: "e", version: 5, expiresAt: undefined }
+      })
+      for (const keep of [1, 8, 9, 17, 22, Math.floor(lastLength / 2), lastLength - 1]) {
+        fs.writeFileSync(log, whole.subarray(0, lastStart + keep))
+        const report = yield* verifyReport(dataDir)
+        expect(report.files.find((file) => file.file === log)?.status, `cut after ${keep} bytes`).toMatchObject({
+          _tag: "TornTail",
+          records: 4,
+          offset: lastStart
+        })
+        expect(yield* reopenStore(dataDir, "s"), `cut after ${keep} bytes`).toStrictEqual(beforeLast)
+        expect(fs.statSync(log).size).toBe(lastStart)
+      }
+    }))
+
+  it.scoped("a bad atomic, touch or expire record in the middle fails with CorruptLog naming the file and offset", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* tempDir
+      yield* appendAll(dataDir, "s", batches)
+      const { log } = files(dataDir, "s")
+      const whole = fs.readFileSync(log)
+      for (const index of [1, 2, 3]) {
+        const bytes = Buffer.from(whole)
+        const offset = recordStart(bytes, index)
+        const lastByte = recordStart(bytes, index + 1) - 1 // of its payload: the key, or an atomic's last change
+        bytes[lastByte] = bytes[lastByte]! ^ 0xff
+        fs.writeFileSync(log, bytes)
+        const error = yield* Effect.flip(reopenStore(dataDir, "s"))
+        expect(error, `record ${index}`).toMatchObject({ _tag: "CorruptLog", file: log, offset })
+        expect((yield* verifyReport(dataDir)).files.find((file) => file.file === log)?.status).toMatchObject({
+          _tag: "Corrupt",
+          offset
+        })
+        expect(fs.readFileSync(log)).toEqual(bytes)
+      }
+    }))
+
+  it.scoped("verify counts the records of each file by kind", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* tempDir
+      yield* appendAll(dataDir, "s", [...batches, [{ _tag: "Clear", version: 6 }, put("f", 1, 7), { _tag: "Delete", key: "f", version: 8 }, put("g", 1, 9)]])
+      const { log } = files(dataDir, "s")
+      expect((yield* verifyReport(dataDir)).files.find((file) => file.file === log)?.status).toStrictEqual({
+        _tag: "Ok",
+        records: 9,
+        kinds: { Put: 3, Delete: 1, Clear: 1, Expire: 1, Touch: 1, Atomic: 2 }
+      })
     }))
 })
 

@@ -8,6 +8,7 @@
  *   stores/<encoded>/     one folder per store that was ever written
  *     snapshot            the state at the last compaction (absent before the first)
  *     snapshot.tmp        a compaction cut short; deleted when the store opens
+ *     probe               a check that the disk takes writes again; deleted after it, or on open
  *     log                 the changes since the snapshot, one record each
  *   trash/                dropped stores, renamed here at once and deleted after
  * ```
@@ -19,7 +20,7 @@ import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as Path from "node:path"
-import { DataDirLocked, StorageError } from "./errors.js"
+import { DataDirLocked, type DiskFull, fromPlatformError, isNotFound, orStorageError, StorageError } from "./errors.js"
 
 /** The paths of a data folder. */
 export interface Layout {
@@ -40,6 +41,7 @@ export interface StoreFiles {
   readonly log: string
   readonly snapshot: string
   readonly temp: string
+  readonly probe: string
 }
 
 export const storeFiles = (paths: Layout, store: string): StoreFiles => {
@@ -48,7 +50,8 @@ export const storeFiles = (paths: Layout, store: string): StoreFiles => {
     dir,
     log: Path.join(dir, "log"),
     snapshot: Path.join(dir, "snapshot"),
-    temp: Path.join(dir, "snapshot.tmp")
+    temp: Path.join(dir, "snapshot.tmp"),
+    probe: Path.join(dir, "probe")
   }
 }
 
@@ -102,16 +105,10 @@ export const checkEncodedLength = (paths: Layout, store: string): Effect.Effect<
   )
 }
 
-/** Turns a platform error into a `StorageError` naming the operation and path. */
-export const orStorageError = (operation: string, path: string) =>
-<A, R>(effect: Effect.Effect<A, PlatformError, R>): Effect.Effect<A, StorageError, R> =>
-  Effect.mapError(effect, (error) => new StorageError({ operation, path, reason: error.message }))
-
 const isAlreadyExists = (error: PlatformError) => error._tag === "SystemError" && error.reason === "AlreadyExists"
-const isNotFound = (error: PlatformError) => error._tag === "SystemError" && error.reason === "NotFound"
 
 /** fsyncs a folder, so that the names created or renamed in it survive a power cut. */
-export const syncDirectory = (fs: FileSystem.FileSystem, dir: string): Effect.Effect<void, StorageError> =>
+export const syncDirectory = (fs: FileSystem.FileSystem, dir: string): Effect.Effect<void, StorageError | DiskFull> =>
   Effect.scoped(Effect.flatMap(fs.open(dir, { flag: "r" }), (handle) => handle.sync)).pipe(
     orStorageError("fsync folder", dir)
   )
@@ -135,14 +132,14 @@ const isAlive = (pid: number): boolean => {
 export const lock = (
   fs: FileSystem.FileSystem,
   paths: Layout
-): Effect.Effect<void, DataDirLocked | StorageError, Scope.Scope> => {
+): Effect.Effect<void, DataDirLocked | StorageError | DiskFull, Scope.Scope> => {
   const create = fs.writeFileString(paths.lock, `${process.pid}\n`, { flag: "wx" })
   const holder = fs.readFileString(paths.lock).pipe(
     Effect.map((text) => Number.parseInt(text.trim(), 10)),
     Effect.catchIf(isNotFound, () => Effect.succeed(Number.NaN)),
     orStorageError("read lock", paths.lock)
   )
-  const takeOver = (attemptsLeft: number): Effect.Effect<void, DataDirLocked | StorageError> =>
+  const takeOver = (attemptsLeft: number): Effect.Effect<void, DataDirLocked | StorageError | DiskFull> =>
     create.pipe(
       Effect.catchIf(isAlreadyExists, () =>
         Effect.flatMap(holder, (pid) => {
@@ -156,7 +153,7 @@ export const lock = (
           )
         })),
       Effect.mapError((error) => error._tag === "SystemError" || error._tag === "BadArgument"
-        ? new StorageError({ operation: "create lock", path: paths.lock, reason: error.message })
+        ? fromPlatformError("create lock", paths.lock, error)
         : error)
     )
   return Effect.acquireRelease(

@@ -3,6 +3,8 @@
  *
  * @internal
  */
+import type { PlatformError } from "@effect/platform/Error"
+import * as Effect from "effect/Effect"
 import * as Schema from "effect/Schema"
 
 /** A read, write, sync or rename on the data folder failed (disk full, I/O error, permissions). */
@@ -12,8 +14,20 @@ export class StorageError extends Schema.TaggedError<StorageError>()("StorageErr
   reason: Schema.String
 }) {
   override get message(): string {
-    return `${this.operation} failed on ${this.path}: ${this.reason}; nothing unsynced was acknowledged, ` +
-      `the store reopens from its log on next use`
+    return `${this.operation} failed on ${this.path}: ${this.reason}; nothing unsynced was acknowledged; ` +
+      `retry later, and check the disk if it goes on`
+  }
+}
+
+/** A write or fsync failed because the disk (or the user's quota) is full: ENOSPC or EDQUOT. */
+export class DiskFull extends Schema.TaggedError<DiskFull>()("DiskFull", {
+  operation: Schema.String,
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.operation} failed on ${this.path}: the disk is full (${this.reason}); nothing unsynced was ` +
+      `acknowledged; free some space and retry`
   }
 }
 
@@ -40,4 +54,25 @@ export class DataDirLocked extends Schema.TaggedError<DataDirLocked>()("DataDirL
 }
 
 /** Any storage failure. */
-export type StorageFailure = StorageError | CorruptLog | DataDirLocked
+export type StorageFailure = StorageError | DiskFull | CorruptLog | DataDirLocked
+
+/** Whether a platform error is the disk (or quota) being full; Node's errno is in the error's `cause`. */
+const isDiskFull = (error: PlatformError): boolean => {
+  if (error._tag !== "SystemError" || typeof error.cause !== "object" || error.cause === null) return false
+  const code = (error.cause as { readonly code?: unknown }).code
+  return code === "ENOSPC" || code === "EDQUOT"
+}
+
+/** A platform error as a `DiskFull` or `StorageError` naming the operation and path. */
+export const fromPlatformError = (operation: string, path: string, error: PlatformError): StorageError | DiskFull =>
+  isDiskFull(error)
+    ? new DiskFull({ operation, path, reason: error.message })
+    : new StorageError({ operation, path, reason: error.message })
+
+/** Turns a platform error into a `DiskFull` or `StorageError` naming the operation and path. */
+export const orStorageError = (operation: string, path: string) =>
+<A, R>(effect: Effect.Effect<A, PlatformError, R>): Effect.Effect<A, StorageError | DiskFull, R> =>
+  Effect.mapError(effect, (error) => fromPlatformError(operation, path, error))
+
+/** Whether a file-system error says the file or folder does not exist. */
+export const isNotFound = (error: PlatformError): boolean => error._tag === "SystemError" && error.reason === "NotFound"

@@ -8,14 +8,15 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Path from "node:path"
-import type { Snapshot } from "../Change.js"
+import type { Change, Snapshot } from "../Change.js"
 import { emptySnapshot } from "./change.js"
 import * as DataDir from "./dataDir.js"
-import { StorageError, type StorageFailure } from "./errors.js"
+import { isNotFound, orStorageError, StorageError, type StorageFailure } from "./errors.js"
 import * as LogFile from "./logFile.js"
 import { encodeChanges, encodeSnapshot } from "./record.js"
 import { readSnapshot, replayLog } from "./recovery.js"
@@ -47,9 +48,11 @@ export interface FileOptions {
 export const readIfExists = (fs: FileSystem.FileSystem, path: string) =>
   fs.readFile(path).pipe(
     Effect.map((bytes) => Option.some(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength))),
-    Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeedNone),
-    DataDir.orStorageError("read", path)
+    Effect.catchIf(isNotFound, () => Effect.succeedNone),
+    orStorageError("read", path)
   )
+
+const noChanges: ReadonlyArray<Change> = []
 
 /** The size of a snapshot of no entries: a store whose files hold no more holds no data. */
 const emptySnapshotBytes = Array.from(encodeSnapshot(emptySnapshot)).reduce((sum, chunk) => sum + chunk.length, 0)
@@ -62,12 +65,12 @@ export const make = (
     const fs = yield* FileSystem.FileSystem
     const paths = DataDir.layout(options.dataDir)
     const makeDirectory = (dir: string) =>
-      fs.makeDirectory(dir, { recursive: true }).pipe(DataDir.orStorageError("create folder", dir))
+      fs.makeDirectory(dir, { recursive: true }).pipe(orStorageError("create folder", dir))
     yield* makeDirectory(paths.root)
     yield* DataDir.lock(fs, paths)
     yield* makeDirectory(paths.stores)
     // A drop renames a store here first; finish any that a crash interrupted.
-    yield* fs.remove(paths.trash, { recursive: true, force: true }).pipe(DataDir.orStorageError("empty", paths.trash))
+    yield* fs.remove(paths.trash, { recursive: true, force: true }).pipe(orStorageError("empty", paths.trash))
     yield* makeDirectory(paths.trash)
 
     const pool = yield* WriterPool.make(fs, {
@@ -78,77 +81,95 @@ export const make = (
       minDeadRecords: options.compaction?.minDeadRecords ?? 1000
     })
     const open = new Map<string, LogFile.LogFile>()
+    // Logs closed while a failed batch could not be cut off: the next open cuts it first.
+    const pendingCuts = new Map<string, number>()
     let dropped = 0
 
-    const recover = (store: string): Effect.Effect<LogFile.LogFile, StorageFailure> =>
+    const recover = (store: string, history: number) =>
       Effect.gen(function*() {
         yield* DataDir.checkEncodedLength(paths, store)
         const files = DataDir.storeFiles(paths, store)
-        const log: LogFile.LogFile = {
-          store,
-          files,
-          parent: paths.stores,
-          handle: undefined,
-          committed: emptySnapshot,
-          records: 0,
-          snapshotEntries: 0,
-          dirty: false,
-          failure: undefined
+        const log = LogFile.make(store, files, paths.stores, emptySnapshot)
+        if (!(yield* fs.exists(files.dir).pipe(orStorageError("stat", files.dir)))) {
+          return { log, recent: noChanges }
         }
-        if (!(yield* fs.exists(files.dir).pipe(DataDir.orStorageError("stat", files.dir)))) return log
-        yield* fs.remove(files.temp, { force: true }).pipe(DataDir.orStorageError("remove", files.temp))
+        yield* fs.remove(files.temp, { force: true }).pipe(orStorageError("remove", files.temp))
+        yield* fs.remove(files.probe, { force: true }).pipe(orStorageError("remove", files.probe))
+        const cut = pendingCuts.get(store)
+        if (cut !== undefined) {
+          yield* Effect.scoped(Effect.gen(function*() {
+            const file = yield* fs.open(files.log, { flag: "r+" }).pipe(orStorageError("open", files.log))
+            yield* file.truncate(cut).pipe(orStorageError("truncate", files.log))
+            yield* file.sync.pipe(orStorageError("fsync", files.log))
+          }))
+          pendingCuts.delete(store)
+        }
         const snapshotBytes = yield* readIfExists(fs, files.snapshot)
         const base: Snapshot = Option.isSome(snapshotBytes)
           ? yield* readSnapshot(snapshotBytes.value, files.snapshot)
           : emptySnapshot
         const logBytes = yield* readIfExists(fs, files.log)
-        const replay = yield* replayLog(Option.getOrElse(logBytes, () => Buffer.alloc(0)), files.log, base)
+        const replay = yield* replayLog(Option.getOrElse(logBytes, () => Buffer.alloc(0)), files.log, base, history)
         if (replay.torn !== undefined) {
           yield* Effect.logWarning(
             `${files.log}: torn tail at byte ${replay.torn.offset} (${replay.torn.reason}); cut to ${replay.end} bytes`
           )
-          yield* fs.truncate(files.log, replay.end).pipe(DataDir.orStorageError("truncate", files.log))
+          yield* fs.truncate(files.log, replay.end).pipe(orStorageError("truncate", files.log))
         }
         log.committed = replay.state
         log.records = replay.records
+        log.end = replay.end
         log.snapshotEntries = HashMap.size(base.entries)
         log.handle = yield* LogFile.openForAppend(fs, files.log)
-        return log
+        return { log, recent: replay.recent }
       })
+
+    const close = (log: LogFile.LogFile) =>
+      Effect.zipRight(
+        pool.close(log),
+        Effect.sync(() => {
+          if (log.cutPending) pendingCuts.set(log.store, log.end)
+          if (open.get(log.store) === log) open.delete(log.store)
+        })
+      )
+
+    const append = (log: LogFile.LogFile) => (changes: ReadonlyArray<Change>, after: Snapshot) => {
+      if (log.failure !== undefined) return Effect.fail(log.failure)
+      const encoded = encodeChanges(changes)
+      return Either.isRight(encoded)
+        ? pool.append(log, encoded.right, changes.length, after)
+        : Effect.fail(new StorageError({ operation: "append", path: log.files.log, reason: `${encoded.left}; write less at once` }))
+    }
 
     const holdsData = (files: DataDir.StoreFiles) =>
       Effect.gen(function*() {
         const size = (path: string) =>
           fs.stat(path).pipe(
             Effect.map((info) => Number(info.size)),
-            Effect.catchIf((error) => error._tag === "SystemError" && error.reason === "NotFound", () => Effect.succeed(0)),
-            DataDir.orStorageError("stat", path)
+            Effect.catchIf(isNotFound, () => Effect.succeed(0)),
+            orStorageError("stat", path)
           )
         return (yield* size(files.log)) > 0 || (yield* size(files.snapshot)) > emptySnapshotBytes
       })
 
     const service: Context.Tag.Service<Storage> = {
-      open: (store) =>
+      open: (store, openOptions) =>
         Effect.map(
           Effect.acquireRelease(
-            Effect.tap(recover(store), (log) => Effect.sync(() => open.set(store, log))),
-            (log) =>
-              Effect.zipRight(
-                pool.close(log),
-                Effect.sync(() => {
-                  if (open.get(store) === log) open.delete(store)
-                })
-              )
+            Effect.tap(recover(store, openOptions?.history ?? 0), ({ log }) => Effect.sync(() => open.set(store, log))),
+            ({ log }) => close(log)
           ),
-          (log): StoreLog => ({
+          ({ log, recent }): StoreLog => ({
             recovered: log.committed,
-            append: (changes, after) => pool.append(log, encodeChanges(changes), changes.length, after),
+            recent,
+            append: append(log),
+            recover: pool.recover(log),
             compact: pool.compact(log)
           })
         ),
       stores: Effect.gen(function*() {
         const names: Array<string> = []
-        for (const encoded of yield* fs.readDirectory(paths.stores).pipe(DataDir.orStorageError("list", paths.stores))) {
+        for (const encoded of yield* fs.readDirectory(paths.stores).pipe(orStorageError("list", paths.stores))) {
           const name = DataDir.decodeName(encoded)
           if (name === undefined) continue
           const log = open.get(name)
@@ -165,12 +186,13 @@ export const make = (
           if (open.has(store)) {
             return yield* new StorageError({ operation: "drop", path: files.dir, reason: "the store is open; stop it first" })
           }
-          if (!(yield* fs.exists(files.dir).pipe(DataDir.orStorageError("stat", files.dir)))) return
+          if (!(yield* fs.exists(files.dir).pipe(orStorageError("stat", files.dir)))) return
           // One rename takes the whole store away at once; deleting its files comes after.
           const trashed = Path.join(paths.trash, `${Path.basename(files.dir)}.${Date.now()}.${dropped++}`)
-          yield* fs.rename(files.dir, trashed).pipe(DataDir.orStorageError("rename", files.dir))
+          yield* fs.rename(files.dir, trashed).pipe(orStorageError("rename", files.dir))
+          pendingCuts.delete(store) // its log is gone with it
           yield* DataDir.syncDirectory(fs, paths.stores)
-          yield* fs.remove(trashed, { recursive: true }).pipe(DataDir.orStorageError("remove", trashed))
+          yield* fs.remove(trashed, { recursive: true }).pipe(orStorageError("remove", trashed))
         })
     }
     return service

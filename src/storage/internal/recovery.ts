@@ -10,9 +10,10 @@
  */
 import * as Either from "effect/Either"
 import * as HashMap from "effect/HashMap"
-import type { Entry, Snapshot } from "../Change.js"
+import * as Option from "effect/Option"
+import type { Change, Delete, Entry, Put, Snapshot } from "../Change.js"
 import { CorruptLog } from "./errors.js"
-import { decodeAt, headerBytes } from "./record.js"
+import { type Decoded, decodeAt, type DecodedPut, headerBytes } from "./record.js"
 
 /** A torn tail: where the last whole record ends and why what follows is not one. */
 export interface TornTail {
@@ -28,6 +29,8 @@ export interface LogReplay {
   /** Where the last whole record ends: the length the log must be cut to. */
   readonly end: number
   readonly torn: TornTail | undefined
+  /** The last changes after the snapshot, oldest first, as many as asked for. */
+  readonly recent: ReadonlyArray<Change>
 }
 
 type Entries = HashMap.HashMap<string, Entry>
@@ -56,29 +59,47 @@ export const readSnapshot = (bytes: Buffer, file: string): Either.Either<Snapsho
     if (record._tag !== "Put" || record.sequence > sequence) return corrupt(offset, "not an entry of this snapshot")
     const parsed = parseValue(record.json)
     if (parsed === undefined) return corrupt(offset, "value is not JSON")
-    entries = HashMap.set(entries, record.key, { value: parsed.value, version: record.sequence })
+    entries = HashMap.set(entries, record.key, { value: parsed.value, version: record.sequence, expiresAt: record.expiresAt })
     offset = record.end
   }
   if (offset !== bytes.length) return corrupt(offset, `${bytes.length - offset} bytes after the last entry`)
   return Either.right({ entries: HashMap.endMutation(entries), sequence })
 }
 
-/** A key's last change in a log: its put (value still JSON) or `undefined` for a delete. */
-type LastChange = { readonly json: string; readonly version: number; readonly offset: number } | undefined
+/**
+ * A key's last change in a log: its value as JSON (unparsed) with its version and expiry, or,
+ * with `json` undefined, only a touch of the value the snapshot holds. `undefined` in the map:
+ * the key is gone (deleted or expired). Mutable: a later touch moves version and expiry.
+ */
+interface LastChange {
+  readonly json: string | undefined
+  version: number
+  expiresAt: number | undefined
+  readonly offset: number
+}
 
 /**
  * Replays a log on top of `base`: records the snapshot already covers (sequence at or below its
  * own, left by a compaction cut short) are skipped; sequence numbers must grow record by record.
- * Each key's last change is found first, so overwritten values are never parsed or stored.
+ * Each key's last change is found first, so overwritten values are never parsed or stored. The
+ * last `history` changes after the snapshot are decoded again, values parsed, as `recent`.
  */
-export const replayLog = (bytes: Buffer, file: string, base: Snapshot): Either.Either<LogReplay, CorruptLog> => {
-  const last = new Map<string, LastChange>()
+export const replayLog = (
+  bytes: Buffer,
+  file: string,
+  base: Snapshot,
+  history = 0
+): Either.Either<LogReplay, CorruptLog> => {
+  const last = new Map<string, LastChange | undefined>()
   let cleared = false
   let sequence = base.sequence
   let previous = 0
   let records = 0
   let offset = 0
   let torn: TornTail | undefined
+  // Offsets of the last `history` records after the snapshot, as a ring; none kept for 0.
+  const ring: Array<number> = []
+  let ringNext = 0
   while (offset < bytes.length) {
     const record = decodeAt(bytes, offset)
     const reason = typeof record === "string"
@@ -96,13 +117,44 @@ export const replayLog = (bytes: Buffer, file: string, base: Snapshot): Either.E
       break
     }
     if (record.sequence > base.sequence) {
-      if (record._tag === "Put") last.set(record.key, { json: record.json, version: record.sequence, offset })
-      else if (record._tag === "Delete") last.set(record.key, undefined)
-      else if (record._tag === "Clear") {
-        last.clear()
-        cleared = true
+      switch (record._tag) {
+        case "Put":
+          last.set(record.key, { json: record.json, version: record.sequence, expiresAt: record.expiresAt, offset })
+          break
+        case "Delete":
+        case "Expire":
+          last.set(record.key, undefined)
+          break
+        case "Clear":
+          last.clear()
+          cleared = true
+          break
+        case "Touch": {
+          const current = last.get(record.key)
+          if (current !== undefined) {
+            current.version = record.sequence
+            current.expiresAt = record.expiresAt
+          } else if (!last.has(record.key) && !cleared) {
+            last.set(record.key, { json: undefined, version: record.sequence, expiresAt: record.expiresAt, offset })
+          }
+          break
+        }
+        case "Atomic":
+          for (const change of record.changes) {
+            last.set(
+              change.key,
+              change._tag === "Put"
+                ? { json: change.json, version: record.sequence, expiresAt: change.expiresAt, offset }
+                : undefined
+            )
+          }
+          break
       }
       sequence = record.sequence
+      if (history > 0) {
+        ring[ringNext] = offset
+        ringNext = (ringNext + 1) % history
+      }
     }
     previous = record.sequence
     records++
@@ -112,13 +164,57 @@ export const replayLog = (bytes: Buffer, file: string, base: Snapshot): Either.E
   for (const [key, change] of last) {
     if (change === undefined) {
       entries = HashMap.remove(entries, key)
-      continue
+    } else if (change.json === undefined) {
+      const touched = HashMap.get(entries, key)
+      if (Option.isSome(touched)) {
+        entries = HashMap.set(entries, key, { value: touched.value.value, version: change.version, expiresAt: change.expiresAt })
+      }
+    } else {
+      const parsed = parseValue(change.json)
+      if (parsed === undefined) return Either.left(new CorruptLog({ file, offset: change.offset, reason: "value is not JSON" }))
+      entries = HashMap.set(entries, key, { value: parsed.value, version: change.version, expiresAt: change.expiresAt })
     }
-    const parsed = parseValue(change.json)
-    if (parsed === undefined) return Either.left(new CorruptLog({ file, offset: change.offset, reason: "value is not JSON" }))
-    entries = HashMap.set(entries, key, { value: parsed.value, version: change.version })
   }
-  return Either.right({ state: { entries: HashMap.endMutation(entries), sequence }, records, end: offset, torn })
+  const recent: Array<Change> = []
+  const oldest = ring.length < history ? 0 : ringNext
+  for (let i = 0; i < ring.length; i++) {
+    const at = ring[(oldest + i) % ring.length]!
+    const change = toChange(decodeAt(bytes, at) as Exclude<Decoded, { _tag: "Snapshot" }>)
+    if (change === undefined) return Either.left(new CorruptLog({ file, offset: at, reason: "value is not JSON" }))
+    recent.push(change)
+  }
+  return Either.right({ state: { entries: HashMap.endMutation(entries), sequence }, records, end: offset, torn, recent })
+}
+
+/** A decoded put as a change, its value parsed; `undefined` if the value is not JSON. */
+const toPut = (put: DecodedPut, version: number): Put | undefined => {
+  const parsed = parseValue(put.json)
+  return parsed && { _tag: "Put", key: put.key, value: parsed.value, json: put.json, version, expiresAt: put.expiresAt }
+}
+
+/** A decoded log record as the change it records; `undefined` if a value in it is not JSON. */
+const toChange = (record: Exclude<Decoded, { _tag: "Snapshot" }>): Change | undefined => {
+  const version = record.sequence
+  switch (record._tag) {
+    case "Put":
+      return toPut(record, version)
+    case "Delete":
+    case "Expire":
+      return { _tag: record._tag, key: record.key, version }
+    case "Clear":
+      return { _tag: "Clear", version }
+    case "Touch":
+      return { _tag: "Touch", key: record.key, version, expiresAt: record.expiresAt }
+    case "Atomic": {
+      const changes: Array<Put | Delete> = []
+      for (const inner of record.changes) {
+        const change = inner._tag === "Put" ? toPut(inner, version) : { _tag: "Delete" as const, key: inner.key, version }
+        if (change === undefined) return undefined
+        changes.push(change)
+      }
+      return { _tag: "Atomic", version, changes }
+    }
+  }
 }
 
 /** Whether a whole log record, later in sequence than `after`, starts anywhere from `from` on. */

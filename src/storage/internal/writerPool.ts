@@ -1,24 +1,32 @@
 /**
- * The writer pool (the tutorial's part 4): N writer fibers, and a store's name hashed to pick its
- * writer, so one file has one writer and different stores write in parallel.
+ * The writer pool (the tutorial's part 4): N writers, each an OTP `Server`, and a store's name
+ * hashed to pick its writer, so one file has one writer and different stores write in parallel.
  *
- * A writer takes every job waiting for it at once. It writes every append of the batch, then, with
- * `sync: "always"`, fsyncs each file it wrote once (group commit) and only then acknowledges
- * them; a write or fsync that fails fails the appends it would have covered, and its log takes
- * nothing more until the store reopens it. With `"interval"` a timer asks every writer to fsync
- * its written files; with `"none"` files are fsynced only at compaction and close.
+ * A writer's `handleCalls` takes every request waiting in its mailbox at once. It writes every
+ * append of the batch, then, with `sync: "always"`, fsyncs each file it wrote once (group commit)
+ * and only then acknowledges them; a write or fsync that fails fails the appends it would have
+ * covered. Compactions a batch made due are cast to the writer itself, so they run after the
+ * batch's replies are sent and never delay another store's acknowledgement. With `"interval"` a
+ * timer casts a flush to every writer; with `"none"` files are fsynced only at compaction and
+ * close. A defect in a writer fails the requests of its batch still unanswered and leaves the
+ * writer running: no caller is left waiting, and no store loses its writer.
+ *
+ * Measured beside the hand-written queue loop it replaced (KV puts, 100 writers, one store, 9
+ * interleaved rounds, medians of per-round ratios, on a shared 2-core machine): `sync: "always"`
+ * 0.97x puts/s (0.78-1.60), 1.06x CPU per put; `"none"` 0.95x (0.73-1.21), 1.03x CPU per put.
+ * A `Server` call costs 1.19-1.29x the CPU of the loop's Queue + Deferred (an `isDone` effect per
+ * call and an `onInterrupt` per wait), but a writer answers one call per store batch (~22 puts
+ * here), so that is under 1% of a put.
  *
  * @internal
  */
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Cause from "effect/Cause"
-import * as Deferred from "effect/Deferred"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import * as FiberId from "effect/FiberId"
-import * as Queue from "effect/Queue"
 import type * as Scope from "effect/Scope"
+import * as Server from "../../otp/Server.js"
 import type { Snapshot } from "../Change.js"
 import { StorageError, type StorageFailure } from "./errors.js"
 import * as LogFile from "./logFile.js"
@@ -46,26 +54,38 @@ export interface WriterPool {
     records: number,
     after: Snapshot
   ) => Effect.Effect<void, StorageFailure>
+  /** Cuts back, fsyncs and probes a failed log after whatever was queued before; then it takes appends again. */
+  readonly recover: (log: LogFile.LogFile) => Effect.Effect<void, StorageFailure>
   /** Compacts the log after whatever was queued before. */
   readonly compact: (log: LogFile.LogFile) => Effect.Effect<void, StorageFailure>
   /** Syncs what was written and closes the log, after whatever was queued before. */
   readonly close: (log: LogFile.LogFile) => Effect.Effect<void>
 }
 
-type Job =
+type Request =
   | {
     readonly _tag: "Append"
     readonly log: LogFile.LogFile
     readonly bytes: Uint8Array
     readonly records: number
     readonly after: Snapshot
-    readonly done: Deferred.Deferred<void, StorageFailure>
   }
-  | { readonly _tag: "Compact"; readonly log: LogFile.LogFile; readonly done: Deferred.Deferred<void, StorageFailure> }
-  | { readonly _tag: "Close"; readonly log: LogFile.LogFile; readonly done: Deferred.Deferred<void> }
-  | { readonly _tag: "Flush" }
+  | { readonly _tag: "Compact"; readonly log: LogFile.LogFile }
+  | { readonly _tag: "Recover"; readonly log: LogFile.LogFile }
+  | { readonly _tag: "Close"; readonly log: LogFile.LogFile }
 
-type AppendJob = Extract<Job, { _tag: "Append" }>
+/** What a writer tells itself: fsync what it wrote (`"interval"`), or run the compactions due. */
+type Message = "Flush" | "CompactDue"
+
+/** A writer's own bookkeeping; mutable, as only its server touches it. */
+interface Writer {
+  /** Logs written since the last flush. */
+  readonly written: Set<LogFile.LogFile>
+  /** Logs whose dead records passed the threshold, to compact once the batch is answered. */
+  readonly compactable: Set<LogFile.LogFile>
+}
+
+type WriterServer = Server.Server<Request, void, StorageFailure, Message>
 
 /** FNV-1a: a stable, well-spread hash of a store's name. */
 const hash = (name: string): number => {
@@ -74,106 +94,170 @@ const hash = (name: string): number => {
   return h >>> 0
 }
 
+// A writer's mailbox is as unbounded as the stores' batches in front of it (each store's own
+// mailbox is bounded), and a write waits as long as its disk takes.
+const unbounded = Number.MAX_SAFE_INTEGER
+const noTimeout = { timeout: Duration.infinity }
+
 /** Starts the writers in the current scope. */
 export const make = (fs: FileSystem.FileSystem, options: PoolOptions): Effect.Effect<WriterPool, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const queues = yield* Effect.forEach(Array.from({ length: options.writers }), () => Queue.unbounded<Job>())
-    for (const queue of queues) yield* Effect.forkScoped(runWriter(fs, queue, options))
+    const writers: Array<WriterServer> = []
+    for (let i = 0; i < options.writers; i++) writers.push(yield* startWriter(fs, options, `storage-writer-${i}`))
     if (options.sync === "interval") {
       yield* Effect.forkScoped(Effect.forever(Effect.zipRight(
         Effect.sleep(options.syncInterval),
-        Effect.forEach(queues, (queue) => Queue.offer(queue, { _tag: "Flush" }), { discard: true })
+        Effect.forEach(writers, (writer) => Effect.ignore(writer.cast("Flush")), { discard: true })
       )))
     }
-    const queueOf = (log: LogFile.LogFile) => queues[hash(log.store) % queues.length]!
-    const request = <E>(log: LogFile.LogFile, job: (done: Deferred.Deferred<void, E>) => Job) =>
-      Effect.suspend(() => {
-        const done = Deferred.unsafeMake<void, E>(FiberId.none)
-        return Effect.zipRight(Queue.offer(queueOf(log), job(done)), Deferred.await(done))
-      })
+    const writerOf = (log: LogFile.LogFile) => writers[hash(log.store) % writers.length]!
+    // The writer stops only as the pool's scope closes: a call then fails as the log's write would.
+    const call = (log: LogFile.LogFile, request: Request): Effect.Effect<void, StorageFailure> =>
+      Effect.mapError(
+        writerOf(log).call(request, noTimeout),
+        (error) =>
+          error._tag === "ServerStopped" || error._tag === "CallTimeout" || error._tag === "Overloaded"
+            ? new StorageError({ operation: request._tag.toLowerCase(), path: log.files.log, reason: error.message })
+            : error
+      )
     return {
       append: (log, bytes, records, after) =>
-        log.failure !== undefined
-          ? Effect.fail(log.failure)
-          : request<StorageFailure>(log, (done) => ({ _tag: "Append", log, bytes, records, after, done })),
-      compact: (log) => request<StorageFailure>(log, (done) => ({ _tag: "Compact", log, done })),
-      close: (log) => request<never>(log, (done) => ({ _tag: "Close", log, done }))
+        log.failure !== undefined ? Effect.fail(log.failure) : call(log, { _tag: "Append", log, bytes, records, after }),
+      recover: (log) => call(log, { _tag: "Recover", log }),
+      compact: (log) => call(log, { _tag: "Compact", log }),
+      // With the writer gone the log is closed here: nothing else can touch it any more.
+      close: (log) => Effect.catchAll(call(log, { _tag: "Close", log }), () => LogFile.close(log))
     }
   })
 
-const runWriter = (fs: FileSystem.FileSystem, queue: Queue.Queue<Job>, options: PoolOptions) => {
-  const written = new Set<LogFile.LogFile>()
-  const warn = (error: StorageFailure) => Effect.logWarning(error.message)
+const startWriter = (fs: FileSystem.FileSystem, options: PoolOptions, name: string) =>
+  Effect.gen(function*() {
+    let self: WriterServer | undefined
+    // What a writer does of itself, unasked: a failure is logged, a defect fails the log's next write.
+    const onEach = (logs: Iterable<LogFile.LogFile>, operation: (log: LogFile.LogFile) => Effect.Effect<void, StorageFailure>) =>
+      Effect.forEach(
+        Array.from(logs),
+        (log) => Effect.catchAll(defectFails(log, operation(log)), (error) => Effect.logWarning(error.message)),
+        { discard: true }
+      )
+    const server: WriterServer = yield* Server.start<Writer, Request, void, StorageFailure, Message>({
+      init: Effect.succeed({ written: new Set(), compactable: new Set() }),
+      handleCalls: (requests, writer) =>
+        Effect.gen(function*() {
+          const exits: Array<Exit.Exit<void, StorageFailure> | undefined> = new Array(requests.length)
+          yield* handleBatch(fs, options, requests, writer, exits).pipe(
+            Effect.catchAllCause((cause) => failUnanswered(requests, exits, cause))
+          )
+          // Cast to itself: the compactions run after this batch's replies are sent.
+          if (writer.compactable.size > 0 && self !== undefined) yield* Effect.ignore(self.cast("CompactDue"))
+          return [exits as Array<Exit.Exit<void, StorageFailure>>, writer] as const
+        }),
+      handleCast: (message, writer) => {
+        const logs = message === "CompactDue" ? writer.compactable : writer.written
+        const operation = message === "CompactDue" ? (log: LogFile.LogFile) => LogFile.compact(fs, log) : LogFile.sync
+        return Effect.as(onEach(logs, operation), writer).pipe(Effect.ensuring(Effect.sync(() => logs.clear())))
+      }
+    }, { name, capacity: unbounded, maxBatch: unbounded }).pipe(Effect.orDie) // init cannot fail
+    self = server
+    return server
+  })
 
-  // Acknowledges the appends written since the last commit: after one fsync per file if "always".
-  // Compactions come after every acknowledgement, so that one store's does not delay another's.
-  const commit = (pending: Map<LogFile.LogFile, Array<AppendJob>>) =>
-    Effect.gen(function*() {
-      const compactable: Array<LogFile.LogFile> = []
-      for (const [log, jobs] of pending) {
-        const synced = options.sync === "always" ? yield* Effect.exit(LogFile.sync(log)) : Exit.void
-        for (const job of jobs) Deferred.unsafeDone(job.done, synced)
-        if (Exit.isSuccess(synced) && LogFile.needsCompaction(log, options.deadRatio, options.minDeadRecords)) {
-          compactable.push(log)
-        }
+/** Handles a batch in order, filling `exits`; a request other than an append comes after the appends before it. */
+const handleBatch = (
+  fs: FileSystem.FileSystem,
+  options: PoolOptions,
+  requests: ReadonlyArray<Request>,
+  writer: Writer,
+  exits: Array<Exit.Exit<void, StorageFailure> | undefined>
+) =>
+  Effect.gen(function*() {
+    // The appends written since the last commit, by log: indexes into `requests`.
+    const pending = new Map<LogFile.LogFile, Array<number>>()
+    // Acknowledges the appends written since the last commit: after one fsync per file if "always".
+    const commit = Effect.gen(function*() {
+      for (const [log, indexes] of pending) {
+        // A failure of a later write of the batch has cut these appends off too.
+        const synced = options.sync === "always" ? yield* outcome(log, LogFile.sync(log)) : LogFile.status(log)
+        for (const i of indexes) exits[i] = synced
+        if (Exit.isFailure(synced)) continue
+        LogFile.acknowledge(log)
+        if (LogFile.needsCompaction(log, options.deadRatio, options.minDeadRecords)) writer.compactable.add(log)
       }
       pending.clear()
-      for (const log of compactable) yield* LogFile.compact(fs, log).pipe(Effect.catchAll(warn))
     })
-
-  const handle = (jobs: Iterable<Job>) =>
-    Effect.gen(function*() {
-      const pending = new Map<LogFile.LogFile, Array<AppendJob>>()
-      for (const job of jobs) {
-        if (job._tag === "Append") {
-          const exit = yield* Effect.exit(LogFile.write(fs, job.log, job.bytes, job.records, job.after))
+    for (let i = 0; i < requests.length; i++) {
+      const request = requests[i]!
+      switch (request._tag) {
+        case "Append": {
+          const { log } = request
+          const exit = yield* outcome(log, LogFile.write(fs, log, request.bytes, request.records, request.after))
           if (Exit.isFailure(exit)) {
-            Deferred.unsafeDone(job.done, exit)
+            exits[i] = exit
             continue
           }
-          written.add(job.log)
-          const forLog = pending.get(job.log)
-          if (forLog === undefined) pending.set(job.log, [job])
-          else forLog.push(job)
+          writer.written.add(log)
+          const forLog = pending.get(log)
+          if (forLog === undefined) pending.set(log, [i])
+          else forLog.push(i)
           continue
         }
-        // Anything else comes after the appends queued before it.
-        yield* commit(pending)
-        switch (job._tag) {
-          case "Compact":
-            Deferred.unsafeDone(job.done, yield* Effect.exit(LogFile.compact(fs, job.log)))
-            break
-          case "Close":
-            yield* LogFile.close(job.log)
-            written.delete(job.log)
-            Deferred.unsafeDone(job.done, Exit.void)
-            break
-          case "Flush":
-            for (const log of written) yield* LogFile.sync(log).pipe(Effect.catchAll(warn))
-            written.clear()
-            break
-        }
+        case "Compact":
+          yield* commit
+          writer.compactable.delete(request.log)
+          exits[i] = yield* outcome(request.log, LogFile.compact(fs, request.log))
+          continue
+        case "Recover":
+          yield* commit
+          exits[i] = yield* outcome(request.log, LogFile.recover(fs, request.log))
+          continue
+        case "Close":
+          yield* commit
+          yield* LogFile.close(request.log)
+          writer.written.delete(request.log)
+          writer.compactable.delete(request.log)
+          exits[i] = Exit.void
+          continue
       }
-      yield* commit(pending)
-    })
+    }
+    yield* commit
+  })
 
-  // A defect must not leave a caller waiting: it fails every job of the batch still unanswered.
-  const handleSafely = (jobs: ReadonlyArray<Job>) =>
-    Effect.catchAllCause(handle(jobs), (cause) =>
-      Effect.gen(function*() {
-        yield* Effect.logError("storage writer failed", cause)
-        for (const job of jobs) {
-          if (job._tag === "Flush") continue
-          job.log.failure ??= new StorageError({ operation: "write", path: job.log.files.log, reason: Cause.pretty(cause) })
-          if (job._tag === "Close") Deferred.unsafeDone(job.done, Exit.void)
-          else Deferred.unsafeDone(job.done, Exit.fail(job.log.failure))
-        }
-      }))
+/**
+ * An operation on `log` whose defect (a bug below us) fails the log with a `StorageError`,
+ * cutting off what it wrote: answered as that failure, never a defect to the caller, and no
+ * other store's request is touched.
+ */
+const defectFails = (log: LogFile.LogFile, effect: Effect.Effect<void, StorageFailure>) =>
+  Effect.catchAllDefect(effect, (defect) => {
+    const error = new StorageError({ operation: "write", path: log.files.log, reason: Cause.pretty(Cause.die(defect)) })
+    return Effect.zipRight(LogFile.fail(log, error), Effect.fail(error))
+  })
 
-  return Effect.forever(
-    Effect.flatMap(
-      Queue.takeBetween(queue, 1, Number.MAX_SAFE_INTEGER),
-      (jobs) => Effect.uninterruptible(handleSafely(Array.from(jobs)))
-    )
-  )
-}
+/** The outcome of an operation on `log` as an `Exit`; see {@link defectFails}. */
+const outcome = (log: LogFile.LogFile, effect: Effect.Effect<void, StorageFailure>) => Effect.exit(defectFails(log, effect))
+
+/**
+ * A defect must not leave a caller waiting: it fails every request of the batch still
+ * unanswered, and fails their logs, cutting off whatever of them was written.
+ */
+const failUnanswered = (
+  requests: ReadonlyArray<Request>,
+  exits: Array<Exit.Exit<void, StorageFailure> | undefined>,
+  cause: Cause.Cause<never>
+) =>
+  Effect.gen(function*() {
+    yield* Effect.logError("storage writer failed", cause)
+    for (let i = 0; i < requests.length; i++) {
+      if (exits[i] !== undefined) continue
+      const request = requests[i]!
+      const { log } = request
+      if (request._tag === "Close") {
+        exits[i] = Exit.void
+        continue
+      }
+      if (log.failure === undefined) {
+        yield* LogFile.fail(log, new StorageError({ operation: "write", path: log.files.log, reason: Cause.pretty(cause) }))
+      }
+      exits[i] = Exit.fail(log.failure!)
+    }
+  })
