@@ -202,7 +202,8 @@ export const make = <E, R>(
       ...(options.mailboxCapacity === undefined ? {} : { capacity: options.mailboxCapacity }),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
-      ...(options.storeRestarts === undefined ? {} : { storeRestarts: options.storeRestarts })
+      ...(options.storeRestarts === undefined ? {} : { storeRestarts: options.storeRestarts }),
+      ...(options.tracing === undefined ? {} : { tracing: options.tracing })
     })
     const registry = tree.stores
     const callOptions = options.callTimeout === undefined ? {} : { timeout: options.callTimeout }

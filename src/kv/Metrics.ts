@@ -10,11 +10,11 @@
  * | `effect_kv_mailbox_depth` | gauge | `store` | writes waiting in a store's mailbox |
  * | `effect_kv_store_restarts` | counter | | stores restarted after a crash |
  * | `effect_kv_writer_batch_records` | histogram | `writer` | records a storage writer wrote in one batch |
- * | `effect_kv_fsync_duration_seconds` | histogram | `writer` | one fsync of a log by a storage writer |
+ * | `effect_kv_fsync_duration_seconds` | histogram | `writer` | one fsync of a log's appends by a storage writer |
  *
  * Counters and histograms are updated as operations run; the gauges, which describe the present,
- * are set by {@link sample} (and so by {@link snapshot}). Turn the counting off with
- * `KV.layer({ metrics: false })`.
+ * are set by {@link sample} (and so by {@link snapshot}). Turn them off with
+ * `KV.layer({ metrics: false })` (the writers' too: the option reaches the file storage).
  *
  * @since 0.2.0
  */
@@ -23,6 +23,7 @@ import * as Metric from "effect/Metric"
 import type * as MetricKeyType from "effect/MetricKeyType"
 import type * as MetricPair from "effect/MetricPair"
 import type * as MetricState from "effect/MetricState"
+import * as StorageMetrics from "../storage/Metrics.js"
 import * as internal from "./internal/metrics.js"
 import * as Stores from "./Stores.js"
 
@@ -70,6 +71,22 @@ export const mailboxDepth: Metric.Metric.Gauge<number> = internal.mailboxDepth
  * @category metrics
  */
 export const storeRestarts: Metric.Metric.Counter<number> = Stores.storeRestarts
+
+/**
+ * Records a storage writer wrote in one batch, by `writer`; see `Storage`'s `Metrics`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const writerBatchRecords: typeof StorageMetrics.batchRecords = StorageMetrics.batchRecords
+
+/**
+ * Seconds of one fsync of a log by a storage writer, by `writer`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const fsyncDuration: typeof StorageMetrics.fsyncDuration = StorageMetrics.fsyncDuration
 
 /**
  * Sets the gauges that describe the present (open stores, mailbox depths) from every `KV` of the

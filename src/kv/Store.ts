@@ -83,6 +83,12 @@ export interface StoreOptions {
   readonly capacity?: number
   /** The most writes committed as one batch (default 1,000). */
   readonly maxBatch?: number
+  /**
+   * Whether a batch runs in the `kv.batch` span under its callers' spans (default true).
+   *
+   * @since 0.2.0
+   */
+  readonly tracing?: boolean
 }
 
 interface State {
@@ -119,6 +125,7 @@ export const start = (
     }, {
       name: `store:${name}`,
       spanName: "kv.batch",
+      traceCalls: options.tracing ?? true,
       capacity: options.capacity ?? 10_000,
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open

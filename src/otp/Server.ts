@@ -219,6 +219,12 @@ export interface StartOptions {
    * @since 0.2.0
    */
   readonly spanName?: string
+  /**
+   * Whether calls carry their callers' spans through the mailbox (default true); see `Tracing`.
+   *
+   * @since 0.2.0
+   */
+  readonly traceCalls?: boolean
 }
 
 /**

@@ -61,3 +61,15 @@ export const withSpan: (
   name: string,
   options?: Tracer.SpanOptions
 ) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = internal.withSpan
+
+/**
+ * As {@link withSpan}, but only inside a span already: for the steps of a larger piece of work
+ * (an append, an fsync), which mean nothing as traces of their own.
+ *
+ * @since 0.2.0
+ * @category combinators
+ */
+export const withChildSpan: (
+  name: string,
+  options?: Tracer.SpanOptions
+) => <A, E, R>(self: Effect.Effect<A, E, R>) => Effect.Effect<A, E, R> = internal.withChildSpan

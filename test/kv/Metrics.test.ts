@@ -6,7 +6,8 @@ import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Layer, Metric } from "effect"
 import { KV, type KVOptions } from "../../src/kv/KV.js"
 import * as Metrics from "../../src/kv/Metrics.js"
-import { onTempDir } from "../storage/fixtures/TempDir.js"
+import * as StorageMetrics from "../../src/storage/Metrics.js"
+import { onTempDir, tempDir } from "../storage/fixtures/TempDir.js"
 import { kvWith, makeControl } from "./crashable.js"
 
 const count = (store: string, kind: string, outcome: string) =>
@@ -65,6 +66,32 @@ for (const [storage, makeLayer] of implementations) describe(`Metrics on ${stora
       expect(yield* count(`${store}-off`, "put", "ok")).toBe(0)
       expect(yield* count(`${store}-off`, "get", "ok")).toBe(0)
     }).pipe(Effect.provide(makeLayer({ metrics: false }))))
+})
+
+describe("Metrics of the storage writers", () => {
+  // Every writer's series together: which writer a store has depends on its name's hash.
+  const total = (metric: typeof StorageMetrics.batchRecords) =>
+    Effect.map(
+      Effect.forEach([0, 1, 2, 3], (writer) => Metric.value(Metric.tagged(metric, "writer", String(writer)))),
+      (states) => ({ count: states.reduce((n, state) => n + state.count, 0), sum: states.reduce((n, state) => n + state.sum, 0) })
+    )
+
+  it.scoped("each writer's batch sizes and fsync latencies; none with metrics: false", () =>
+    Effect.gen(function*() {
+      const batchesBefore = yield* total(StorageMetrics.batchRecords)
+      const fsyncsBefore = yield* total(StorageMetrics.fsyncDuration)
+      const kv = yield* Effect.provide(KV, yield* Layer.build(KV.layer({ dataDir: yield* tempDir })))
+      yield* Effect.forEach([1, 2, 3], (n) => kv.put("metrics-writer", `k${n}`, n), { concurrency: "unbounded" })
+      const batches = yield* total(StorageMetrics.batchRecords)
+      expect(batches.sum - batchesBefore.sum).toBe(3) // three records, in one batch or more
+      expect(batches.count - batchesBefore.count).toBeGreaterThanOrEqual(1)
+      const fsyncs = yield* total(StorageMetrics.fsyncDuration)
+      expect(fsyncs.count - fsyncsBefore.count).toBe(batches.count - batchesBefore.count) // sync "always": one per batch
+      const off = yield* Effect.provide(KV, yield* Layer.build(KV.layer({ dataDir: yield* tempDir, metrics: false })))
+      yield* off.put("metrics-writer-off", "k", 1)
+      expect((yield* total(StorageMetrics.batchRecords)).count).toBe(batches.count)
+      expect((yield* total(StorageMetrics.fsyncDuration)).count).toBe(fsyncs.count)
+    }))
 })
 
 describe("Metrics of a store that fails", () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import { Deferred, Effect, Exit, Fiber, Option } from "effect"
+import * as DynamicSupervisor from "../../src/otp/DynamicSupervisor.js"
 import * as Server from "../../src/otp/Server.js"
 import * as Tracing from "../../src/otp/Tracing.js"
 import * as MemoryTracer from "../fixtures/MemoryTracer.js"
@@ -88,5 +89,42 @@ describe("Tracing", () => {
       yield* Deferred.succeed(until, undefined)
       yield* Fiber.join(Fiber.all(waiting))
       expect(server.mailboxSize()).toBe(0)
+    }))
+})
+
+describe("Tracing.withChildSpan", () => {
+  it.effect("makes a span only inside another, under a recording tracer", () =>
+    Effect.gen(function*() {
+      const memory = MemoryTracer.make()
+      yield* Effect.void.pipe(Tracing.withChildSpan("orphan"), MemoryTracer.withTracer(memory))
+      yield* Effect.void.pipe(Tracing.withChildSpan("child"), Effect.withSpan("parent"), MemoryTracer.withTracer(memory))
+      expect(memory.spans.map((span) => span.name)).toEqual(["parent", "child"])
+    }))
+})
+
+describe("long-lived fibers leave their starter's span", () => {
+  it.scoped("a server started inside a span handles untraced calls in no span", () =>
+    Effect.gen(function*() {
+      const memory = MemoryTracer.make()
+      const server = yield* worker.pipe(Effect.withSpan("starter"), MemoryTracer.withTracer(memory))
+      expect(yield* server.call({ _tag: "InSpan" }).pipe(MemoryTracer.withTracer(memory))).toBe(0)
+    }))
+
+  it.scoped("a child a dynamic supervisor starts inside a span starts, and runs, in no span", () =>
+    Effect.gen(function*() {
+      const memory = MemoryTracer.make()
+      const supervisor = yield* DynamicSupervisor.start({ name: "children" })
+      const forked = yield* Deferred.make<Option.Option<string>>()
+      const child = yield* supervisor.startChild({
+        id: "child",
+        start: Effect.gen(function*() {
+          const atStart = yield* Effect.option(Effect.currentSpan)
+          yield* Effect.forkScoped(Effect.flatMap(Effect.option(Effect.currentSpan), (span) =>
+            Deferred.succeed(forked, Option.map(span, (s) => s.name))))
+          return { atStart: Option.map(atStart, (s) => s.name), await: Effect.never }
+        })
+      }).pipe(Effect.withSpan("starter"), MemoryTracer.withTracer(memory))
+      expect(child.atStart).toEqual(Option.none())
+      expect(yield* Deferred.await(forked)).toEqual(Option.none())
     }))
 })

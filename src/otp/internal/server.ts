@@ -21,7 +21,7 @@ import type * as Tracer from "effect/Tracer"
 import type * as Server from "../Server.js"
 import { describe } from "./cause.js"
 import * as Sweeper from "./sweeper.js"
-import { nativeTracer } from "./tracing.js"
+import { detached, nativeTracer } from "./tracing.js"
 
 export class ServerStopped extends Schema.TaggedError<ServerStopped>()("ServerStopped", {
   server: Schema.String,
@@ -102,6 +102,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     const maxBatch = options.maxBatch ?? defaults.maxBatch
     const turnMillis = Duration.toMillis(Duration.decode(options.eventLoopTurn ?? defaults.eventLoopTurn))
     const spanName = options.spanName ?? defaults.spanName
+    const traceCalls = options.traceCalls ?? true
     const mailbox = yield* Queue.dropping<Envelope<Request, Reply, E, Message>>(capacity)
     const ended = yield* Deferred.make<void, unknown>()
 
@@ -245,6 +246,9 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       Effect.interruptible(loop).pipe(
         Effect.onExit(shutdown),
         Effect.annotateLogs("server", name),
+        // A server outlives the call that started it: its work is traced under the calls it
+        // handles, never under the span its starter happened to be in.
+        detached,
         Effect.forkScoped
       )
     )
@@ -271,7 +275,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
             ? Infinity
             : Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() + timeoutMillis,
           timeoutMillis,
-          tracer === nativeTracer ? undefined : fiber.currentSpan,
+          tracer === nativeTracer || !traceCalls ? undefined : fiber.currentSpan,
           tracer
         )
         if (!mailbox.unsafeOffer(call)) return Effect.fail(new Overloaded({ server: name, capacity }))
