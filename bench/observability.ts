@@ -1,7 +1,8 @@
 /**
  * What observing `KV` costs, each figure beside its baseline in interleaved rounds (`./rounds.ts`):
  *
- * - reads and writes with metrics on (the default) beside `metrics: false, tracing: false`;
+ * - reads and writes with metrics on (the default) beside `metrics: false, tracing: false`, in
+ *   memory, and durable writes (`sync: "always"`, where the writers' metrics count too);
  * - the same with tracing on but no tracer of one's own (Effect's built-in one), metrics off:
  *   what checking for a recording tracer costs;
  * - reads and writes under an OTLP tracer exporting every span (to a collector on 127.0.0.1 that
@@ -15,7 +16,10 @@ import * as OtlpSerialization from "@effect/opentelemetry/OtlpSerialization"
 import * as OtlpTracer from "@effect/opentelemetry/OtlpTracer"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import { Duration, Effect, Layer, ManagedRuntime } from "effect"
+import * as fs from "node:fs"
 import * as Http from "node:http"
+import * as os from "node:os"
+import * as path from "node:path"
 import { KV, type KVOptions } from "../src/kv/KV.js"
 import { heading } from "./report.js"
 import { compare, type Measure } from "./rounds.js"
@@ -47,9 +51,11 @@ const cpuRate = <E, R>(callers: number, step: (i: number) => Effect.Effect<unkno
       }))
   })
 
-/** A `KV` in memory with `options`, filled, and its reads and writes as measures. */
-const side = async (label: string, options: KVOptions, tracer: Layer.Layer<never> = Layer.empty) => {
-  const runtime = ManagedRuntime.make(Layer.merge(KV.layerMemory({ callTimeout: Duration.seconds(30), ...options }), tracer))
+/** A `KV` with `options`, in memory or in `dataDir`, filled, and its reads and writes as measures. */
+const side = async (label: string, options: KVOptions, tracer: Layer.Layer<never> = Layer.empty, dataDir?: string) => {
+  const kvOptions = { callTimeout: Duration.seconds(30), ...options }
+  const layer = dataDir === undefined ? KV.layerMemory(kvOptions) : KV.layer({ ...kvOptions, dataDir, sync: "always" })
+  const runtime = ManagedRuntime.make(Layer.merge(layer, tracer))
   const kv = await runtime.runPromise(KV)
   await runtime.runPromise(Effect.forEach(keys, (key) => kv.put("bench", key, value), { concurrency: 100, discard: true }))
   const measure = (callers: number, step: (i: number) => Effect.Effect<unknown, unknown>): Measure => ({
@@ -82,32 +88,50 @@ const collector = async () => {
   }
 }
 
-export const run = async () => {
-  heading("Observing KV in memory: metrics and tracing beside none (rates per CPU-second, 10,000 keys, 100-byte values)")
-  const unit = "ops/cpu-s"
-  const off = await side("off", { metrics: false, tracing: false })
-  const metrics = await side("metrics on", {})
-  await compare("reads, 1 caller: metrics on (default)", metrics.reads, off.reads, { unit, rounds })
-  await compare("writes, 100 callers: metrics on (default)", metrics.writes, off.writes, { unit, rounds })
-  await metrics.close()
+/** Compares `figure` with `baseline`, each a fresh `KV`: neither side has run longer than the other. */
+const pair = async (
+  label: string,
+  which: "reads" | "writes",
+  figure: () => ReturnType<typeof side>,
+  baseline: () => ReturnType<typeof side>
+) => {
+  const a = await figure()
+  const b = await baseline()
+  await compare(label, a[which], b[which], { unit: "ops/cpu-s", rounds })
+  await a.close()
+  await b.close()
+}
 
-  const tracingChecked = await side("tracing on, no tracer", { metrics: false })
-  await compare("reads, 1 caller: tracing on, no tracer", tracingChecked.reads, off.reads, { unit, rounds })
-  await compare("writes, 100 callers: tracing on, no tracer", tracingChecked.writes, off.writes, { unit, rounds })
-  await tracingChecked.close()
+export const run = async () => {
+  heading("Observing KV: metrics and tracing beside none (rates per CPU-second, 10,000 keys, 100-byte values)")
+  const off = () => side("off", { metrics: false, tracing: false })
+  await pair("reads, 1 caller: off beside off (the noise)", "reads", off, off)
+  await pair("reads, 1 caller: metrics on (default)", "reads", () => side("metrics on", {}), off)
+  await pair("writes, 100 callers: off beside off (the noise)", "writes", off, off)
+  await pair("writes, 100 callers: metrics on (default)", "writes", () => side("metrics on", {}), off)
+  const durable = async (label: string, options: KVOptions) => {
+    const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-kv-bench-"))
+    const measures = await side(label, options, Layer.empty, dataDir)
+    return { ...measures, close: () => measures.close().then(() => fs.rmSync(dataDir, { recursive: true, force: true })) }
+  }
+  await pair(
+    `durable writes, sync "always", 100 callers: metrics on`,
+    "writes",
+    () => durable("metrics on", {}),
+    () => durable("off", { metrics: false, tracing: false })
+  )
+  await pair("reads, 1 caller: tracing on, no tracer", "reads", () => side("tracing on, no tracer", { metrics: false }), off)
+  await pair("writes, 100 callers: tracing on, no tracer", "writes", () => side("tracing on, no tracer", { metrics: false }), off)
 
   const sink = await collector()
   const otlp = OtlpTracer.layer({ url: sink.url, resource: { serviceName: "bench" }, exportInterval: "1 second" }).pipe(
     Layer.provide(OtlpSerialization.layerJson),
     Layer.provide(NodeHttpClient.layer)
   )
-  const none = await side("no tracer", { metrics: false })
-  const exporting = await side("OTLP exporting", { metrics: false }, otlp)
-  await compare("reads, 1 caller: every read a span, exported", exporting.reads, none.reads, { unit, rounds })
-  await compare("writes, 100 callers: every write's spans, exported", exporting.writes, none.writes, { unit, rounds })
-  await exporting.close()
-  await none.close()
+  const none = () => side("no tracer", { metrics: false })
+  const exporting = () => side("OTLP exporting", { metrics: false }, otlp)
+  await pair("reads, 1 caller: every read a span, exported", "reads", exporting, none)
+  await pair("writes, 100 callers: every write's spans, exported", "writes", exporting, none)
   console.log(`  (the collector took ${sink.exports()} exports)`)
   await sink.close()
-  await off.close()
 }

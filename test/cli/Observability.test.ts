@@ -57,7 +57,7 @@ const ancestry = (spans: ReadonlyArray<OtlpSpan>, span: OtlpSpan): Array<string>
 }
 
 describe("effect-kv serve --otlp-url", () => {
-  it.scopedLive("sends the spans of a request to the collector, down to the store's work for it", () =>
+  it.scopedLive("sends the spans of a request to the collector, down to the fsync of its write", () =>
     Effect.gen(function*() {
       const otlp = yield* collector
       const server = yield* Cli.serve(yield* Cli.tempDir, ["--otlp-url", otlp.url])
@@ -69,8 +69,15 @@ describe("effect-kv serve --otlp-url", () => {
       expect(put.status).toBe(200)
       // Spans still buffered are sent as the server shuts down.
       yield* Cli.stop(server)
-      const batch = otlp.spans.find((span) => span.name === "kv.batch")
-      expect(batch).toBeDefined()
-      expect(ancestry(otlp.spans, batch!)).toEqual(["kv.batch", "kv.put", "http.server PUT"])
+      const fsync = otlp.spans.find((span) => span.name === "storage.fsync")
+      expect(fsync).toBeDefined()
+      expect(ancestry(otlp.spans, fsync!)).toEqual([
+        "storage.fsync",
+        "storage.writer.batch",
+        "storage.append",
+        "kv.batch",
+        "kv.put",
+        "http.server PUT"
+      ])
     }))
 })
