@@ -52,9 +52,17 @@ interface Series {
 /** The series of one kind of operation, by store, made on a store's first operation of that kind. */
 const seriesOf = (kind: string) => {
   const byStore = new Map<string, Series>()
+  // The last store's series, found again without a lookup: operations come in runs on a store.
+  let lastStore: string | undefined
+  let last: Series | undefined
   return (store: string): Series => {
+    if (store === lastStore) return last!
     let series = byStore.get(store)
-    if (series !== undefined) return series
+    if (series !== undefined) {
+      lastStore = store
+      last = series
+      return series
+    }
     const storeLabel = MetricLabel.make("store", store)
     const kindLabel = MetricLabel.make("kind", kind)
     const outcomes = new Map<string, MetricHook.MetricHook.Counter<number>>()
@@ -76,6 +84,8 @@ const seriesOf = (kind: string) => {
         return Effect.succeed(value)
       }
     })
+    lastStore = store
+    last = series
     return series
   }
 }
