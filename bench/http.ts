@@ -18,6 +18,7 @@ import * as Path from "node:path"
 import * as Server from "../src/http/Server.js"
 import { KV } from "../src/kv/KV.js"
 import { heading, report } from "./report.js"
+import { compare } from "./rounds.js"
 
 interface Result {
   readonly requests: { readonly average: number }
@@ -100,7 +101,8 @@ const startLayer = async (layer: Layer.Layer<HttpServer.HttpServer, unknown>): P
 }
 
 /** Our server on `kv`. */
-const ourServer = (kv: Layer.Layer<KV, unknown>) => () => startLayer(Server.layer({ port: 0 }).pipe(Layer.provide(kv)))
+const ourServer = (kv: Layer.Layer<KV, unknown>, options: Server.ServerOptions = {}) => () =>
+  startLayer(Server.layer({ port: 0, ...options }).pipe(Layer.provide(kv)))
 
 /** The framework's floor: `@effect/platform`'s router on Node with one route and nothing behind it. */
 const platformServer = () => {
@@ -124,6 +126,30 @@ const measure = async (label: string, method: "GET" | "PUT", start: () => Promis
   } finally {
     await measured.close()
     await bare.close()
+  }
+}
+
+/**
+ * What serving the web console costs the hot route: GET of a key on a server with the console
+ * (its routes on the same router) beside one without, in interleaved rounds of 3 s.
+ */
+export const consoleCost = async () => {
+  const start = async (console: boolean) => {
+    const server = await ourServer(KV.layerMemory(), { console })()
+    await fetch(server.url + path, { method: "PUT", body, headers: { "content-type": "application/json" } })
+    return server
+  }
+  const [withConsole, without] = [await start(true), await start(false)]
+  try {
+    await compare(
+      "GET of a key, with the console at /ui",
+      { label: "with", run: () => load(withConsole.url, "GET", 3) },
+      { label: "without the console", run: () => load(without.url, "GET", 3) },
+      { unit: "req/s" }
+    )
+  } finally {
+    await withConsole.close()
+    await without.close()
   }
 }
 
@@ -155,6 +181,7 @@ export const run = async () => {
   heading(`HTTP, ${connections} connections, ${seconds} s each (autocannon)`)
   await measure("GET, @effect/platform router alone (the floor)", "GET", platformServer)
   await measure("GET /stores/{store}/keys/{key}", "GET", ourServer(KV.layerMemory()))
+  await consoleCost()
   await measure("PUT, memory", "PUT", ourServer(KV.layerMemory()))
   const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-kv-bench-http-"))
   try {

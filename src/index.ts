@@ -4,7 +4,7 @@
  * @since 0.1.0
  */
 export * from "./kv/Errors.js"
-export { type DeleteOptions, KV, type KVOptions, type KVService, type PutOptions, type ReadError, type StoreError, type Unavailable, type WriteError } from "./kv/KV.js"
+export { type DeleteOptions, KV, type KVOptions, type KVService, type PutOptions, type ReadError, type StoreError, type StoreInfo, type Unavailable, type WriteError } from "./kv/KV.js"
 export type { KeyPage, KeysOptions } from "./kv/Store.js"
 export { defaultLimits, type Limits } from "./kv/Limits.js"
 export type { Change, Entry, Snapshot } from "./storage/Change.js"

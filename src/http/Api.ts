@@ -7,6 +7,7 @@
  * | `GET /health` | 200 `{"status":"ok"}` |
  * | `GET /metrics` | 200, the metrics in Prometheus's text format |
  * | `GET /stores` | 200 `{"stores":[...]}` |
+ * | `GET /stores/{store}` | 200 `{"size":n,"version":n}` |
  * | `DELETE /stores/{store}` | 204 |
  * | `POST /stores/{store}/restart` | 204 |
  * | `GET /stores/{store}/keys?prefix=&after=&limit=` | 200 `{"keys":[...],"next":cursor or null}` |
@@ -143,6 +144,19 @@ const deleteConditions = Schema.Struct({
 })
 
 /**
+ * What `GET /stores/{store}` answers: the store's key count and version, read at one moment.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const StoreInfo = Schema.Struct({
+  size: Schema.NonNegativeInt.annotations({ description: "how many keys the store holds" }),
+  version: Schema.NonNegativeInt.annotations({
+    description: "the version of the store's last change; every key's version is at most this"
+  })
+}).annotations({ identifier: "StoreInfo" })
+
+/**
  * `GET /health`: answers while the server runs; needs no token.
  *
  * @since 0.1.0
@@ -175,7 +189,7 @@ export class MetricsGroup extends HttpApiGroup.make("metrics").add(
 ).middleware(MetricsAuthorization).annotate(OpenApi.Description, "Metrics for Prometheus") {}
 
 /**
- * The stores: list, drop, restart.
+ * The stores: list, describe, drop, restart.
  *
  * @since 0.1.0
  * @category groups
@@ -187,6 +201,18 @@ export class StoresGroup extends HttpApiGroup.make("stores").add(
     .addError(InsufficientStorageResponse)
     .annotate(OpenApi.Summary, "List the stores")
     .annotate(OpenApi.Description, "The names of the stores that hold data, sorted.")
+).add(
+  HttpApiEndpoint.get("info", "/stores/:store")
+    .setPath(StorePath)
+    .addSuccess(StoreInfo)
+    .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
+    .annotate(OpenApi.Summary, "Describe a store")
+    .annotate(
+      OpenApi.Description,
+      "How many keys the store holds (`size`) and its `version`, the version of its last change, read at one moment. " +
+        "A store never written has size 0 and version 0."
+    )
 ).add(
   HttpApiEndpoint.del("drop", "/stores/:store")
     .setPath(StorePath)
@@ -204,7 +230,7 @@ export class StoresGroup extends HttpApiGroup.make("stores").add(
       OpenApi.Description,
       "Starts a store that failed (`StoreFailed`) again from its log. On a running store it changes nothing and also answers 204."
     )
-).middleware(Authorization).annotate(OpenApi.Description, "Named stores: list, drop and restart them") {}
+).middleware(Authorization).annotate(OpenApi.Description, "Named stores: list, describe, drop and restart them") {}
 
 /**
  * The keys of a store.

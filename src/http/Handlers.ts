@@ -33,6 +33,7 @@ const stores = HttpApiBuilder.group(KvApi, "stores", (handlers) =>
   Effect.map(KV, (kv) =>
     handlers
       .handle("list", () => Effect.map(Effect.mapError(kv.stores, fromKV), (stores) => ({ stores })))
+      .handle("info", ({ path }) => Effect.mapError(kv.storeInfo(path.store), fromKV))
       .handle("drop", ({ path }) => Effect.mapError(kv.dropStore(path.store), fromKV))
       .handle("restart", ({ path }) => Effect.mapError(kv.restartStore(path.store), fromKV))))
 

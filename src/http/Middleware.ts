@@ -135,7 +135,7 @@ export const routeErrors = (routes: ReadonlyArray<Route>) => {
         }
         return Effect.succeed(respond(404, {
           error: "NotFound",
-          message: "no such route; GET /openapi.json lists them, GET /docs shows them"
+          message: "no such route; GET /openapi.json lists them, GET /docs shows them, GET /ui browses the stores"
         }))
       })
     })

@@ -1,6 +1,6 @@
 /**
- * The HTTP server: {@link KvApi} on Node's `http`, with `GET /openapi.json` and Swagger UI at
- * `GET /docs`.
+ * The HTTP server: {@link KvApi} on Node's `http`, with `GET /openapi.json`, Swagger UI at
+ * `GET /docs` and the web console at `GET /ui` (see `Console`).
  *
  * ```ts
  * const server = Server.layer({ port: 4000, token: process.env.KV_TOKEN }).pipe(Layer.provide(KV.layerMemory()))
@@ -30,6 +30,7 @@ import { KV } from "../kv/KV.js"
 import type { DuplicateChild } from "../otp/Supervisor.js"
 import { KvApi } from "./Api.js"
 import * as Auth from "./Auth.js"
+import * as Console from "./Console.js"
 import { defaultMaxBodyBytes, defaultMaxBodyBytesInFlight } from "./Body.js"
 import * as Handlers from "./Handlers.js"
 import { onClientError } from "./internal/clientError.js"
@@ -66,6 +67,8 @@ export interface ServerOptions {
    * `https://app.example.com`. Default: none, and `OPTIONS` answers 405.
    */
   readonly corsOrigins?: ReadonlyArray<string> | undefined
+  /** Whether to serve the web console at `/ui` (default true). */
+  readonly console?: boolean
 }
 
 /**
@@ -118,7 +121,13 @@ const docsPath = "/docs"
  * @category layers
  */
 export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpServer, ServeError, KV> => {
-  const routes = [...routesOf(KvApi), { method: "GET", path: openApiPath }, { method: "GET", path: docsPath }]
+  const withConsole = options.console ?? true
+  const routes = [
+    ...routesOf(KvApi),
+    { method: "GET", path: openApiPath },
+    { method: "GET", path: docsPath },
+    ...(withConsole ? Console.routes : [])
+  ]
   const api = HttpApiBuilder.api(KvApi).pipe(
     Layer.provide(Handlers.layer({
       maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes,
@@ -146,6 +155,7 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
     return drain.pipe(
       Layer.provideMerge(serve),
       Layer.provide(HttpApiSwagger.layer({ path: docsPath })),
+      Layer.provide(withConsole ? Console.layer : Layer.empty),
       Layer.provide(HttpApiBuilder.middlewareOpenApi({ path: openApiPath })),
       // Built after routeErrors, so outside it: a preflight is answered before any 405.
       Layer.provide(cors(options.corsOrigins)),

@@ -5,6 +5,7 @@
  */
 export { KvApi } from "./Api.js"
 export * as Client from "./Client.js"
+export * as Console from "./Console.js"
 export * from "./Errors.js"
 export * as Server from "./Server.js"
 /** Effect's metrics in Prometheus's text format, as `GET /metrics` serves them. */

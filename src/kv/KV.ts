@@ -80,6 +80,22 @@ export interface DeleteOptions {
 }
 
 /**
+ * What {@link KVService.storeInfo} tells of a store.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface StoreInfo {
+  /** How many keys it holds. */
+  readonly size: number
+  /**
+   * The version of its last change (0 for a store never written). Every write takes the next
+   * version, so a key's version is at most this.
+   */
+  readonly version: number
+}
+
+/**
  * Why a store could not be reached: a bad name, its log could not be opened, it crashed past its
  * restart intensity (`StoreFailed`, until `restartStore`), or the supervisor of the stores is being
  * restarted by the tree (`ServerStopped`: retry).
@@ -134,6 +150,8 @@ export interface KVService {
   readonly keys: (store: string, options?: Store.KeysOptions) => Effect.Effect<Store.KeyPage, StoreError | InvalidQuery>
   /** How many keys `store` holds. */
   readonly size: (store: string) => Effect.Effect<number, StoreError>
+  /** How many keys `store` holds and its version, read at one moment. */
+  readonly storeInfo: (store: string) => Effect.Effect<StoreInfo, StoreError>
   /** Removes every key of `store`; returns how many there were. */
   readonly clear: (store: string) => Effect.Effect<number, StoreError | Unavailable>
   /** The names of the stores that hold data, sorted. */
@@ -233,6 +251,12 @@ export const make = <E, R>(
         registry.lookup,
         (running, key) => Effect.map(Ref.get(running.entries), (entries) => f(HashMap.get(entries, key)))
       )
+    const storeInfo = (store: string) =>
+      Effect.flatMap(lookup(store), (running) =>
+        Ref.modify(running.entries, (entries) => {
+          const info: StoreInfo = { size: HashMap.size(entries), version: running.version() }
+          return [info, entries] as const
+        }))
 
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
@@ -260,6 +284,7 @@ export const make = <E, R>(
         Effect.flatMap(lookup(store), (running) =>
           Effect.flatMap(Ref.get(running.entries), (entries) => Store.keyPage(entries, keysOptions))),
       size: (store) => Effect.flatMap(lookup(store), (running) => Effect.map(Ref.get(running.entries), HashMap.size)),
+      storeInfo,
       clear: (store) =>
         Effect.flatMap(lookup(store), (running) => running.server.call({ _tag: "Clear" }, callOptions)).pipe(
           // A clear compares no versions: `VersionMismatch` cannot happen.

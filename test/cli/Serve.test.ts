@@ -19,6 +19,18 @@ describe("effect-kv serve", () => {
       expect(result.stdout.trimEnd().split("\n").at(-1)).toBe(stopped)
     }))
 
+  it.scopedLive("serves the web console from the build: /ui and every file of it, as in the sources", () =>
+    Effect.gen(function*() {
+      const server = yield* Cli.serve(yield* Cli.tempDir)
+      const sources = new URL("../../src/http/console/", import.meta.url)
+      const files = Fs.readdirSync(sources)
+      expect(files).toContain("console.js")
+      for (const file of files) {
+        const served = yield* Cli.request(`${server.url}/ui${file === "index.html" ? "" : `/${file}`}`)
+        expect({ file, ...served }).toEqual({ file, status: 200, body: Fs.readFileSync(new URL(file, sources), "utf8") })
+      }
+    }))
+
   it.scopedLive("--cors-origin (or KV_CORS_ORIGIN) lets a browser app on another origin call it", () =>
     Effect.gen(function*() {
       const preflight = (url: string, origin: string) =>

@@ -17,7 +17,7 @@ const binary = fileURLToPath(new URL("../../dist/bin/effect-kv.js", import.meta.
  */
 const newestSource = (folder: string): number =>
   Fs.readdirSync(folder, { recursive: true, encoding: "utf8" })
-    .filter((file) => file.endsWith(".ts"))
+    .filter((file) => /\.(ts|js|html|css)$/.test(file))
     .reduce((newest, file) => Math.max(newest, Fs.statSync(Path.join(folder, file)).mtimeMs), 0)
 
 const sources = ["src", "bin"].map((folder) => fileURLToPath(new URL(`../../${folder}`, import.meta.url)))

@@ -79,6 +79,20 @@ describe("HTTP server", () => {
       expect([reply.status, reply.json]).toEqual([200, { stores: ["a", "b"] }])
     }))
 
+  it.scopedLive("GET /stores/{store} gives the store's key count and version", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      expect((yield* request(base, "GET", "/stores/fresh")).json).toEqual({ size: 0, version: 0 })
+      yield* request(base, "PUT", "/stores/s/keys/a", { body: 1 })
+      yield* request(base, "PUT", "/stores/s/keys/b", { body: 2 })
+      const put = yield* request(base, "PUT", "/stores/s/keys/a", { body: 3 })
+      const reply = yield* request(base, "GET", "/stores/s")
+      expect([reply.status, reply.json]).toEqual([200, { size: 2, version: (put.json as { version: number }).version }])
+      yield* request(base, "DELETE", "/stores/s/keys/b")
+      expect((yield* request(base, "GET", "/stores/s")).json).toEqual({ size: 1, version: 4 })
+      expectError(yield* request(base, "GET", "/stores/bad%00name"), 400, "InvalidName")
+    }))
+
   it.scopedLive("DELETE of a key is 204, then 404", () =>
     Effect.gen(function*() {
       const base = yield* serve()
@@ -320,6 +334,12 @@ describe("HTTP server", () => {
       expectError(yield* request(base, "POST", "/stores/b%40d/restart"), 400, "InvalidName")
     }))
 
+  it.scopedLive("serves the web console at /ui unless told not to", () =>
+    Effect.gen(function*() {
+      expect((yield* request(yield* serve(), "GET", "/ui")).status).toBe(200)
+      expectError(yield* request(yield* serve({ console: false }), "GET", "/ui"), 404, "NotFound")
+    }))
+
   it.scopedLive("a browser's /favicon.ico is an empty 204", () =>
     Effect.gen(function*() {
       const base = yield* serve()
@@ -372,6 +392,7 @@ describe("HTTP server", () => {
         expect((yield* request(base, "GET", "/health")).status).toBe(200)
         const routes: ReadonlyArray<readonly [string, string]> = [
           ["GET", "/stores"],
+          ["GET", "/stores/s"],
           ["DELETE", "/stores/s"],
           ["GET", "/stores/s/keys"],
           ["GET", "/stores/s/keys/k"],
@@ -418,6 +439,7 @@ describe("HTTP server", () => {
           "GET /health",
           "GET /metrics",
           "GET /stores",
+          "GET /stores/{store}",
           "GET /stores/{store}/keys",
           "GET /stores/{store}/keys/{key}",
           "POST /stores/{store}/restart",

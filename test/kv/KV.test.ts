@@ -143,6 +143,19 @@ for (const [storage, makeLayer] of implementations) describe(`KV on ${storage} s
         expect(Exit.isSuccess(yield* Effect.exit(kv.compact("never-written")))).toBe(true)
       }))
 
+    it.effect("storeInfo gives the key count and the version of the last change, which a clear moves too", () =>
+      Effect.gen(function*() {
+        const kv = yield* KV
+        expect(yield* kv.storeInfo("described")).toEqual({ size: 0, version: 0 })
+        yield* kv.put("described", "a", 1)
+        const second = yield* kv.put("described", "b", 2)
+        expect(yield* kv.storeInfo("described")).toEqual({ size: 2, version: second })
+        yield* kv.put("described", "b", 3, { expectedVersion: 0 }).pipe(Effect.flip)
+        expect(yield* kv.storeInfo("described")).toEqual({ size: 2, version: second })
+        yield* kv.clear("described")
+        expect(yield* kv.storeInfo("described")).toEqual({ size: 0, version: second + 1 })
+      }))
+
     it.effect("clear removes every key; stores lists those that hold data; dropStore forgets one", () =>
       Effect.gen(function*() {
         const kv = yield* KV

@@ -206,6 +206,7 @@ export const instrument = (service: KVService, observer: Observer): KVService =>
   const clear = observer.operator("clear", true)
   const keys = observer.operator("keys", false)
   const size = observer.operator("size", false)
+  const storeInfo = observer.operator("storeInfo", false)
   const dropStore = observer.operator("dropStore", false)
   const restartStore = observer.operator("restartStore", false)
   const compact = observer.operator("compact", false)
@@ -216,6 +217,7 @@ export const instrument = (service: KVService, observer: Observer): KVService =>
     clear: (store) => clear(store, service.clear(store)),
     keys: (store, options) => keys(store, service.keys(store, options)),
     size: (store) => size(store, service.size(store)),
+    storeInfo: (store) => storeInfo(store, service.storeInfo(store)),
     dropStore: (store) => dropStore(store, service.dropStore(store)),
     restartStore: (store) => restartStore(store, service.restartStore(store)),
     compact: (store) => compact(store, service.compact(store))
