@@ -195,8 +195,9 @@ export interface KVOptions {
    */
   readonly metrics?: boolean
   /**
-   * A span per operation, and the store's work for it under it, when a tracer records spans
-   * (default true; without a tracer of your own nothing is made); see `Metrics`.
+   * A span per operation (`kv.put`, ...), and the store's and the disk's work for it under it,
+   * when a tracer records spans (default true; without a tracer of your own nothing is made, see
+   * `Tracing` in `effect-kv/otp`).
    *
    * @since 0.2.0
    */
