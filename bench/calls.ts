@@ -3,6 +3,7 @@
  * effect-kv, in interleaved rounds (`./rounds.ts`): the benchmark for a change to the call path.
  *
  * - a server call round trip (a counter's `handleCall`, default timeout), 1 and 100 callers;
+ * - `KV.get` in memory, 1 caller, on a running store;
  * - `KV.put` in memory, 100 callers on one store;
  * - `KV.put` with `sync: "always"` in a temporary folder, 100 callers on one store.
  *
@@ -62,6 +63,10 @@ const sideOf = async (build: Build, label: string) => {
   const measure = (run: () => Promise<number>): Measure => ({ label, run })
   return {
     calls: (callers: number) => measure(() => Effect.runPromise(effectOpsPerSecond(callers, () => counter.call(1), millis))),
+    gets: measure(() =>
+      memory.runPromise(Effect.flatMap(build.KV, (kv) =>
+        Effect.zipRight(kv.put("bench", "read", value), effectOpsPerSecond(1, () => kv.get("bench", "read"), millis))))
+    ),
     puts: (runtime: ManagedRuntime.ManagedRuntime<KVModule.KV, unknown>) =>
       measure(() =>
         runtime.runPromise(Effect.flatMap(build.KV, (kv) =>
@@ -89,6 +94,7 @@ export const run = async () => {
       unit: "calls/s"
     })
   }
+  await compare("KV.get/s in memory, 1 caller", current.gets, baseline.gets, { unit: "ops/s" })
   await compare("KV.put/s in memory, 100 callers", current.puts(current.memory), baseline.puts(baseline.memory), {
     unit: "ops/s"
   })

@@ -9,6 +9,7 @@ import * as Options from "@effect/cli/Options"
 import type { PlatformError } from "@effect/platform/Error"
 import * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import type * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -30,12 +31,14 @@ export const dataDirOption = Options.text("data-dir").pipe(
 )
 
 /**
- * `KV` on the data folder, for a tool that runs while no server does.
+ * `KV` on the data folder, for a tool that runs while no server does. It has no deadline: a tool
+ * waits for a large store to open, where a server answers `CallTimeout` meanwhile.
  *
  * @since 0.1.0
  * @category layers
  */
-export const layerKV = (dataDir: string): Layer.Layer<KV, StorageFailure> => KV.layer({ dataDir, sync: "always" })
+export const layerKV = (dataDir: string): Layer.Layer<KV, StorageFailure> =>
+  KV.layer({ dataDir, sync: "always", callTimeout: Duration.infinity })
 
 /**
  * Succeeds if `dataDir` is a folder: the tools that read one must not create it by accident.

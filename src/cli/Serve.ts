@@ -12,6 +12,7 @@ import * as Options from "@effect/cli/Options"
 import * as HttpServer from "@effect/platform/HttpServer"
 import * as Path from "@effect/platform/Path"
 import * as Config from "effect/Config"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -59,6 +60,17 @@ const options = {
     ),
     Options.withFallbackConfig(Config.redacted("KV_TOKEN")),
     Options.optional
+  ),
+  timeout: Options.float("timeout").pipe(
+    Options.withPseudoName("SECONDS"),
+    Options.filterMap(Option.liftPredicate((seconds) => seconds > 0), "--timeout must be more than 0 seconds"),
+    Options.withDescription(
+      "The deadline of a request's waits in the server: for its store (starting, busy, writing) and for its turn to " +
+        "read a large body. Past it: 503 (nothing was done: retry) or, for a write its store had taken, 504 (read " +
+        "before retrying). Default: 5. Environment: KV_TIMEOUT."
+    ),
+    Options.withFallbackConfig(Config.number("KV_TIMEOUT")),
+    Options.withDefault(Duration.toSeconds(Server.defaultRequestTimeout))
   ),
   corsOrigin: Options.text("cors-origin").pipe(
     Options.withPseudoName("ORIGINS"),
@@ -122,10 +134,11 @@ export const serve = Command.make("serve", options, (args) =>
     port: args.port,
     token: Option.getOrUndefined(Option.map(args.token, Redacted.value)),
     corsOrigins: Option.getOrUndefined(Option.map(args.corsOrigin, originsOf)),
+    requestTimeout: Duration.seconds(args.timeout),
     metricsPublic: args.metricsPublic
   }).pipe(
     Effect.flatMap((address) => announce(args.dataDir, address)),
-    Effect.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync })),
+    Effect.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync, callTimeout: Duration.seconds(args.timeout) })),
     // Outside KV's layer: the stores and the server run under the tracer, and spans still
     // buffered are sent once they have all stopped.
     Effect.provide(Option.match(args.otlpUrl, { onNone: () => Layer.empty, onSome: Otlp.layer })),

@@ -29,6 +29,7 @@ import { Authorization, MetricsAuthorization } from "./Auth.js"
 import {
   BadRequest,
   BadRequestResponse,
+  GatewayTimeoutResponse,
   InsufficientStorageResponse,
   NotFoundResponse,
   PayloadTooLargeResponse,
@@ -218,17 +219,24 @@ export class StoresGroup extends HttpApiGroup.make("stores").add(
     .setPath(StorePath)
     .addError(ServiceUnavailableResponse)
     .addError(InsufficientStorageResponse)
+    .addError(GatewayTimeoutResponse)
     .annotate(OpenApi.Summary, "Drop a store")
-    .annotate(OpenApi.Description, "Stops the store and deletes its data.")
+    .annotate(
+      OpenApi.Description,
+      "Stops the store and deletes its data. 504 when that takes longer than the deadline: it goes on, and the " +
+        "store is gone once `GET /stores` no longer lists it."
+    )
 ).add(
   HttpApiEndpoint.post("restart", "/stores/:store/restart")
     .setPath(StorePath)
     .addError(ServiceUnavailableResponse)
     .addError(InsufficientStorageResponse)
+    .addError(GatewayTimeoutResponse)
     .annotate(OpenApi.Summary, "Restart a store")
     .annotate(
       OpenApi.Description,
-      "Starts a store that failed (`StoreFailed`) again from its log. On a running store it changes nothing and also answers 204."
+      "Starts a store that failed (`StoreFailed`) again from its log. On a running store it changes nothing and also answers 204. " +
+        "504 when it takes longer than the deadline to start: it goes on starting."
     )
 ).middleware(Authorization).annotate(OpenApi.Description, "Named stores: list, describe, drop and restart them") {}
 
@@ -279,6 +287,7 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
     .addError(UnsupportedMediaTypeResponse)
     .addError(ServiceUnavailableResponse)
     .addError(InsufficientStorageResponse)
+    .addError(GatewayTimeoutResponse)
     .annotate(OpenApi.Summary, "Write a key")
     .annotate(
       OpenApi.Description,
@@ -295,6 +304,7 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
     .addError(PreconditionFailedResponse)
     .addError(ServiceUnavailableResponse)
     .addError(InsufficientStorageResponse)
+    .addError(GatewayTimeoutResponse)
     .annotate(OpenApi.Summary, "Delete a key")
     .annotate(OpenApi.Description, "Removes the key; 404 if it is absent. `If-Match: \"<version>\"` deletes only that version.")
 ).middleware(Authorization).annotate(OpenApi.Description, "The keys of a store: read, write, delete, list") {}
@@ -314,8 +324,9 @@ const documentHeaders = (document: {
   for (const operations of Object.values(document.paths)) {
     for (const operation of Object.values(operations)) {
       const responses = operation.responses ?? {}
-      if (responses["503"] !== undefined) {
-        responses["503"]["headers"] = { "Retry-After": header("seconds to wait before retrying", "1") }
+      for (const status of ["503", "507"]) {
+        const response = responses[status]
+        if (response !== undefined) response["headers"] = { "Retry-After": header("seconds to wait before retrying", "1") }
       }
       if (responses["401"] !== undefined) responses["401"]["headers"] = { "WWW-Authenticate": header("always Bearer") }
     }

@@ -6,10 +6,12 @@
  */
 import type * as HttpServerRequest from "@effect/platform/HttpServerRequest"
 import * as NodeHttpServerRequest from "@effect/platform-node/NodeHttpServerRequest"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { checkJsonText } from "../kv/Limits.js"
-import { BadRequest, PayloadTooLarge, UnsupportedMediaType } from "./Errors.js"
+import { BadRequest, PayloadTooLarge, ServiceUnavailable, UnsupportedMediaType } from "./Errors.js"
+import * as Budget from "./internal/budget.js"
 
 /**
  * The default limit on a request body: 1 MiB.
@@ -84,18 +86,30 @@ export const readValue = (
 /**
  * Runs `use` (which reads the body) once the body's bytes fit in the server's budget of bytes
  * being read and parsed at once: many large bodies then wait their turn instead of each taking
- * its many copies of memory together. A body without a length counts as `maxBytes`.
+ * its many copies of memory together. A body without a length counts as `maxBytes`. A body whose
+ * turn has not come within `timeout` is refused with 503 `Overloaded`: nothing was read or done,
+ * retry it.
  *
  * @since 0.2.0
  * @category utils
  */
-export const withinBudget = (maxBytesInFlight: number, maxBytes: number) => {
-  const budget = Effect.unsafeMakeSemaphore(maxBytesInFlight)
-  return <A, E, R>(request: HttpServerRequest.HttpServerRequest, use: Effect.Effect<A, E, R>): Effect.Effect<A, E, R> => {
+export const withinBudget = (maxBytesInFlight: number, maxBytes: number, timeout: Duration.DurationInput) => {
+  const budget = Budget.make(maxBytesInFlight)
+  const timeoutMillis = Duration.toMillis(Duration.decode(timeout))
+  const overloaded = () =>
+    new ServiceUnavailable({
+      error: "Overloaded",
+      message: `the server is reading as many large bodies as it holds at once (${maxBytesInFlight} bytes), and this ` +
+        `one did not get its turn within ${timeoutMillis} ms; nothing was done: retry after Retry-After seconds`
+    })
+  return <A, E, R>(
+    request: HttpServerRequest.HttpServerRequest,
+    use: Effect.Effect<A, E, R>
+  ): Effect.Effect<A, E | ServiceUnavailable, R> => {
     const length = request.headers["content-length"]
     const bytes = length === undefined ? maxBytes : Number(length)
     if (bytes <= smallBody || bytes > maxBytes) return use
-    return budget.withPermits(Math.min(bytes, maxBytesInFlight))(use)
+    return budget.use(Math.min(bytes, maxBytesInFlight), timeoutMillis, overloaded, use)
   }
 }
 

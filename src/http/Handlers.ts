@@ -6,6 +6,7 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -55,12 +56,14 @@ const putOptions = (headers: { readonly "if-match"?: number; readonly "if-none-m
 export interface HandlerOptions {
   readonly maxBodyBytes: number
   readonly maxBodyBytesInFlight: number
+  /** How long a large body may wait for its turn to be read (see `Body.withinBudget`). */
+  readonly requestTimeout: Duration.DurationInput
 }
 
 const keys = (options: HandlerOptions) =>
   HttpApiBuilder.group(KvApi, "keys", (handlers) =>
     Effect.map(KV, (kv) => {
-      const budgeted = withinBudget(options.maxBodyBytesInFlight, options.maxBodyBytes)
+      const budgeted = withinBudget(options.maxBodyBytesInFlight, options.maxBodyBytes, options.requestTimeout)
       return handlers
         .handle("list", ({ path, urlParams }) => Effect.mapError(kv.keys(path.store, urlParams), fromKV))
         .handle("get", ({ headers, path }) =>
@@ -98,7 +101,7 @@ const keys = (options: HandlerOptions) =>
 /**
  * Every endpoint of {@link KvApi}, on the `KV` in context; the groups that need a token need
  * `Authorization`. `maxBodyBytes` bounds one body, `maxBodyBytesInFlight` the large bodies
- * being read and parsed at once.
+ * being read and parsed at once, `requestTimeout` how long a large body waits for its turn.
  *
  * @since 0.1.0
  * @category layers

@@ -63,6 +63,14 @@ export interface ServerOptions {
    */
   readonly maxBodyBytesInFlight?: number
   /**
+   * How long a request may wait for the server itself before `KV` takes it: for its turn to read a
+   * large body (default 5 seconds, as `KV`'s `callTimeout`, which bounds the rest); past it 503
+   * `Overloaded`, and nothing was done.
+   *
+   * @since 0.2.0
+   */
+  readonly requestTimeout?: Duration.DurationInput
+  /**
    * Origins whose browser apps may call the API (CORS): `*` for any, or the origins such as
    * `https://app.example.com`. Default: none, and `OPTIONS` answers 405.
    */
@@ -86,6 +94,14 @@ export const defaultHost = "127.0.0.1"
  * @category constructors
  */
 export const defaultPort = 4000
+
+/**
+ * How long a request waits for the server itself when `requestTimeout` is not given: 5 seconds.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const defaultRequestTimeout: Duration.Duration = Duration.seconds(5)
 
 /**
  * The headers a browser app may send and read, when CORS is on.
@@ -131,7 +147,8 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
   const api = HttpApiBuilder.api(KvApi).pipe(
     Layer.provide(Handlers.layer({
       maxBodyBytes: options.maxBodyBytes ?? defaultMaxBodyBytes,
-      maxBodyBytesInFlight: options.maxBodyBytesInFlight ?? defaultMaxBodyBytesInFlight
+      maxBodyBytesInFlight: options.maxBodyBytesInFlight ?? defaultMaxBodyBytesInFlight,
+      requestTimeout: options.requestTimeout ?? defaultRequestTimeout
     })),
     Layer.provide(Auth.layer(options.token)),
     Layer.provide(Auth.layerMetrics(options.token, options.metricsPublic ?? false))

@@ -125,3 +125,24 @@ export class StoreFailed extends Schema.TaggedError<StoreFailed>()("StoreFailed"
       `fix the cause, then restart it with restartStore("${this.store}")`
   }
 }
+
+/**
+ * A write reached its store but its answer did not come: its batch was still being written when
+ * the call's timeout passed, or the store crashed under it. It may or may not have been applied
+ * (a timed-out batch may still commit): read the key before retrying, or a retried conditional
+ * write can fail on the change it made itself. A refusal that applied nothing is another error:
+ * `Overloaded`, `CallTimeout` and `ServerStopped` (both with `taken: false`), `DiskFull`,
+ * `StorageError`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class OutcomeUnknown extends Schema.TaggedError<OutcomeUnknown>()("OutcomeUnknown", {
+  store: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `the write to store "${this.store}" may or may not have been applied (${this.reason}); ` +
+      `read what it wrote before retrying it`
+  }
+}

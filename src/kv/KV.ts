@@ -16,7 +16,7 @@
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Context from "effect/Context"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import { identity } from "effect/Function"
@@ -25,20 +25,23 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
-import type { CallTimeout, Overloaded, ServerStopped } from "../otp/Server.js"
+import type * as Server from "../otp/Server.js"
+import { CallTimeout, type Overloaded, ServerStopped } from "../otp/Server.js"
 import type * as Supervisor from "../otp/Supervisor.js"
 import type { Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import * as Storage from "../storage/Storage.js"
-import type {
-  InvalidKey,
-  InvalidName,
-  InvalidQuery,
-  InvalidValue,
-  StoreFailed,
-  ValueTooLarge,
-  VersionMismatch
+import {
+  type InvalidKey,
+  type InvalidName,
+  type InvalidQuery,
+  type InvalidValue,
+  OutcomeUnknown,
+  type StoreFailed,
+  type ValueTooLarge,
+  type VersionMismatch
 } from "./Errors.js"
+import * as Deadline from "./internal/deadline.js"
 import { checkKey, checkName, defaultLimits, encodeValue, type Limits } from "./Limits.js"
 import * as Store from "./Store.js"
 import type * as Stores from "./Stores.js"
@@ -97,13 +100,14 @@ export interface StoreInfo {
 
 /**
  * Why a store could not be reached: a bad name, its log could not be opened, it crashed past its
- * restart intensity (`StoreFailed`, until `restartStore`), or the supervisor of the stores is being
- * restarted by the tree (`ServerStopped`: retry).
+ * restart intensity (`StoreFailed`, until `restartStore`), the supervisor of the stores is being
+ * restarted by the tree (`ServerStopped`: retry), or it was still starting when the call timeout
+ * passed (`CallTimeout`, `taken: false`: retry; it goes on starting).
  *
  * @since 0.1.0
  * @category errors
  */
-export type StoreError = InvalidName | StorageFailure | StoreFailed | ServerStopped
+export type StoreError = InvalidName | StorageFailure | StoreFailed | ServerStopped | CallTimeout
 
 /**
  * Why a read failed.
@@ -114,7 +118,9 @@ export type StoreError = InvalidName | StorageFailure | StoreFailed | ServerStop
 export type ReadError = StoreError | InvalidKey
 
 /**
- * Why the store did not take a write: overload and a stopped store are worth a retry.
+ * Why the store did not take a write: overload, a stopped store and a call timeout. With
+ * `taken: false` (as `KV` gives them: a taken one is `OutcomeUnknown`) nothing was applied, and
+ * a retry is safe.
  *
  * @since 0.1.0
  * @category errors
@@ -122,12 +128,14 @@ export type ReadError = StoreError | InvalidKey
 export type Unavailable = ServerStopped | CallTimeout | Overloaded
 
 /**
- * Why a write failed. Only a write that succeeded was applied.
+ * Why a write failed. A write that failed with anything but `OutcomeUnknown` applied nothing
+ * (`DiskFull` and `StorageError` included: the log cut its batch back out); one that failed with
+ * `OutcomeUnknown` may have been applied: read before retrying.
  *
  * @since 0.1.0
  * @category errors
  */
-export type WriteError = ReadError | InvalidValue | ValueTooLarge | VersionMismatch | Unavailable
+export type WriteError = ReadError | InvalidValue | ValueTooLarge | VersionMismatch | Unavailable | OutcomeUnknown
 
 /**
  * The key-value store. Store names and keys are checked on every call; see `Limits`.
@@ -153,13 +161,19 @@ export interface KVService {
   /** How many keys `store` holds and its version, read at one moment. */
   readonly storeInfo: (store: string) => Effect.Effect<StoreInfo, StoreError>
   /** Removes every key of `store`; returns how many there were. */
-  readonly clear: (store: string) => Effect.Effect<number, StoreError | Unavailable>
+  readonly clear: (store: string) => Effect.Effect<number, StoreError | Unavailable | OutcomeUnknown>
   /** The names of the stores that hold data, sorted. */
   readonly stores: Effect.Effect<ReadonlyArray<string>, StorageFailure>
-  /** Stops `store` and deletes its data. */
-  readonly dropStore: (store: string) => Effect.Effect<void, StoreError>
-  /** Starts a store that failed with `StoreFailed` again, from its log. */
-  readonly restartStore: (store: string) => Effect.Effect<void, StoreError>
+  /**
+   * Stops `store` and deletes its data. Past the call timeout (a store that takes long to close)
+   * it fails with `OutcomeUnknown` and goes on: the store is gone once `stores` no longer lists it.
+   */
+  readonly dropStore: (store: string) => Effect.Effect<void, StoreError | OutcomeUnknown>
+  /**
+   * Starts a store that failed with `StoreFailed` again, from its log. Past the call timeout it
+   * fails with `OutcomeUnknown` and the store goes on starting.
+   */
+  readonly restartStore: (store: string) => Effect.Effect<void, StoreError | OutcomeUnknown>
   /**
    * The root of the supervision tree (see `Tree`): `startChild` adds a child after the stores,
    * as the HTTP server does, which then stops before them.
@@ -178,7 +192,13 @@ export interface KVService {
 export interface KVOptions {
   /** Limits on names, keys and values; see `Limits` for the defaults. */
   readonly limits?: Partial<Limits>
-  /** How long a write waits for its store (default 5 seconds). */
+  /**
+   * The deadline of every operation on a store (default 5 seconds): whatever it waits for (the
+   * store starting, restarting after a crash or closing, its mailbox, its batch being written),
+   * it is answered within it. Past it a read fails with `CallTimeout`, a write with `CallTimeout`
+   * if its store never took it (nothing applied) or `OutcomeUnknown` if it did; `dropStore` and
+   * `restartStore` with `OutcomeUnknown`, and go on. `Duration.infinity` waits as long as it takes.
+   */
   readonly callTimeout?: Duration.DurationInput
   /** Writes that may wait for one store; past it a write fails with `Overloaded` (default 10,000). */
   readonly mailboxCapacity?: number
@@ -204,6 +224,24 @@ export interface KVOptions {
   readonly tracing?: boolean
 }
 
+/** What an operation does with its store, and the call options of the time it has left. */
+type OnStore<A, E> = (running: Store.Store, callOptions: Server.CallOptions) => Effect.Effect<A, E>
+
+/** Why a write that its store had taken got no answer, as its `OutcomeUnknown` says. */
+const reasonOf = (error: CallTimeout | ServerStopped): string =>
+  error._tag === "CallTimeout"
+    ? `no answer within ${error.timeoutMillis} ms while its batch was being written`
+    : `its store stopped while writing its batch (${error.reason})`
+
+/**
+ * A write's failure as its caller sees it: a `CallTimeout` or `ServerStopped` of a write that its
+ * store had taken (`taken: true`) is `OutcomeUnknown`; one it had not stays as it is (retry is safe).
+ */
+const outcomeOf = (store: string) => <E>(error: E): E | OutcomeUnknown =>
+  (error instanceof CallTimeout || error instanceof ServerStopped) && error.taken
+    ? new OutcomeUnknown({ store, reason: reasonOf(error) })
+    : error
+
 /**
  * Builds the service on a supervision tree whose `storage` child is built from `storage` (see
  * `Tree`); the stores live as long as the scope.
@@ -225,35 +263,57 @@ export const make = <E, R>(
       ...(options.tracing === undefined ? {} : { tracing: options.tracing })
     })
     const registry = tree.stores
-    const callOptions = options.callTimeout === undefined ? {} : { timeout: options.callTimeout }
+    const timeoutMillis = Deadline.millisOf(options.callTimeout)
+    const callOptions: Server.CallOptions = { timeout: Duration.millis(timeoutMillis) }
     const observer = Observe.make({ metrics: options.metrics ?? true, tracing: options.tracing ?? true })
     if (options.metrics ?? true) yield* Metrics.register(Metrics.readingOf(registry))
 
-    const lookup = (store: string) => Effect.flatMap(checkName(limits, store), registry.lookup)
+    // A store that runs is used at once, with no effect spent on finding it. One that is starting,
+    // restarting or closing is waited for within the call timeout, and its call gets the time left.
+    const onStore = <A, E>(
+      store: string,
+      use: OnStore<A, E>
+    ): Effect.Effect<A, E | StoreError> => {
+      const running = registry.find(store)
+      return running !== undefined
+        ? use(running, callOptions)
+        : Deadline.afterWait(store, timeoutMillis, registry.lookup(store), use)
+    }
     // Name and key are checked at once, before the store is started, with no runtime operation
-    // spent on them: reads and writes go through here.
+    // spent on them: every operation on a store goes through one of these.
+    const withName = <A, E>(store: string, use: OnStore<A, E>) =>
+      Effect.suspend(() => {
+        const name = checkName(limits, store)
+        return Either.isLeft(name) ? Effect.fail(name.left) : onStore(store, use)
+      })
     const invalid = (store: string, key: string): InvalidName | InvalidKey | undefined => {
       const name = checkName(limits, store)
       if (Either.isLeft(name)) return name.left
       const checkedKey = checkKey(limits, key)
       return Either.isLeft(checkedKey) ? checkedKey.left : undefined
     }
-    const lookupWithKey = (store: string, key: string) =>
-      Effect.suspend((): Effect.Effect<Store.Store, ReadError> => {
+    const withKey = <A, E>(store: string, key: string, use: OnStore<A, E>) =>
+      Effect.suspend((): Effect.Effect<A, E | ReadError> => {
         const error = invalid(store, key)
-        return error === undefined ? registry.lookup(store) : Effect.fail(error)
+        return error === undefined ? onStore(store, use) : Effect.fail(error)
       })
     // Observed inside the steps a read takes anyway: see `internal/observe.ts`.
     const read = <A>(kind: string, f: (entry: Option.Option<Entry>) => A) =>
       observer.reader<Store.Store, A, ReadError>(
         kind,
         invalid,
-        registry.usable,
-        registry.lookup,
+        registry.find,
+        (store, use) => onStore(store, use),
         (running, key) => Effect.map(Ref.get(running.entries), (entries) => f(HashMap.get(entries, key)))
       )
+    // The operations on a store as a whole, which may wait for it to stop or start: within the
+    // call timeout too, after which they go on, and their caller is told that the outcome is unknown.
+    const scope = yield* Effect.scope
+    const bounded = <A, E>(store: string, effect: Effect.Effect<A, E>, doing: string) =>
+      Deadline.goesOn(effect, scope, timeoutMillis, () =>
+        new OutcomeUnknown({ store, reason: `it is still ${doing} after ${timeoutMillis} ms` }))
     const storeInfo = (store: string) =>
-      Effect.flatMap(lookup(store), (running) =>
+      withName(store, (running) =>
         Ref.modify(running.entries, (entries) => {
           const info: StoreInfo = { size: HashMap.size(entries), version: running.version() }
           return [info, entries] as const
@@ -262,42 +322,52 @@ export const make = <E, R>(
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
       put: (store, key, value, putOptions) =>
-        Effect.flatMap(lookupWithKey(store, key), (running) =>
+        withKey(store, key, (running, callOptions) =>
           Effect.flatMap(encodeValue(limits, value), (json) =>
-            running.server.call({
-              _tag: "Put",
-              key,
-              value,
-              json,
-              expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
-              unless: putOptions?.unlessVersion
-            }, callOptions))),
+            Effect.mapError(
+              running.server.call({
+                _tag: "Put",
+                key,
+                value,
+                json,
+                expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
+                unless: putOptions?.unlessVersion
+              }, callOptions),
+              outcomeOf(store)
+            ))),
       get: read("get", Option.map((entry) => entry.value)),
       getEntry: read("getEntry", identity),
       has: read("has", Option.isSome),
       delete: (store, key, deleteOptions) =>
-        Effect.flatMap(
-          lookupWithKey(store, key),
-          (running) =>
-            running.server.call({ _tag: "Delete", key, expected: deleteOptions?.expectedVersion }, callOptions)
-        ).pipe(Effect.map((version) => version > 0)),
+        withKey(store, key, (running, callOptions) =>
+          Effect.mapError(
+            running.server.call({ _tag: "Delete", key, expected: deleteOptions?.expectedVersion }, callOptions),
+            outcomeOf(store)
+          )).pipe(Effect.map((version) => version > 0)),
       keys: (store, keysOptions) =>
-        Effect.flatMap(lookup(store), (running) =>
+        withName(store, (running) =>
           Effect.flatMap(Ref.get(running.entries), (entries) => Store.keyPage(entries, keysOptions))),
-      size: (store) => Effect.flatMap(lookup(store), (running) => Effect.map(Ref.get(running.entries), HashMap.size)),
+      size: (store) => withName(store, (running) => Effect.map(Ref.get(running.entries), HashMap.size)),
       storeInfo,
       clear: (store) =>
-        Effect.flatMap(lookup(store), (running) => running.server.call({ _tag: "Clear" }, callOptions)).pipe(
-          // A clear compares no versions: `VersionMismatch` cannot happen.
-          Effect.catchTag("VersionMismatch", Effect.die)
-        ),
+        withName(store, (running, callOptions) =>
+          Effect.mapError(running.server.call({ _tag: "Clear" }, callOptions), outcomeOf(store))).pipe(
+            // A clear compares no versions: `VersionMismatch` cannot happen.
+            Effect.catchTag("VersionMismatch", Effect.die)
+          ),
       stores: Effect.flatMap(tree.storage, (storage) => storage.stores),
       dropStore: (store) =>
         Effect.flatMap(checkName(limits, store), (name) =>
-          Effect.zipRight(registry.stop(name), Effect.flatMap(tree.storage, (storage) => storage.drop(name)))),
-      restartStore: (store) => Effect.flatMap(checkName(limits, store), registry.restart),
+          bounded(
+            name,
+            Effect.zipRight(registry.stop(name), Effect.flatMap(tree.storage, (storage) => storage.drop(name))),
+            "being stopped and dropped; list the stores to see when it is gone"
+          )),
+      restartStore: (store) =>
+        Effect.flatMap(checkName(limits, store), (name) => bounded(name, registry.restart(name), "starting")),
       supervisor: tree.root,
-      compact: (store) => Effect.flatMap(lookup(store), (running) => running.compact)
+      // The compaction itself takes as long as the store is large; only the wait for the store is bounded.
+      compact: (store) => withName(store, (running) => running.compact)
     }
     return Observe.instrument(service, observer)
   })

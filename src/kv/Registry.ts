@@ -32,23 +32,23 @@ export type LookupError = Stores.LookupError
  * @category models
  */
 export interface Registry {
+  /**
+   * The running store of that name if a call can use it at once (one `Map` lookup), else
+   * `undefined`: it must be found with {@link lookup}, which may wait.
+   *
+   * @since 0.2.0
+   */
+  readonly find: (name: string) => Store.Store | undefined
   /** The running store of that name, started (and recovered) first if need be. */
   readonly lookup: (name: string) => Effect.Effect<Store.Store, LookupError>
   /** Names of the running stores, sorted. */
   readonly running: Effect.Effect<ReadonlyArray<string>>
   /**
-   * The running store of that name, if one runs; never starts one.
+   * The running store of that name, if one runs; never starts one, nor counts as a use of it.
    *
    * @since 0.2.0
    */
   readonly unsafeFind: (name: string) => Store.Store | undefined
-  /**
-   * What `lookup` answers at once when the store runs and is not closing (an effect made once,
-   * that cannot fail), else `undefined`: `lookup` would wait or start it.
-   *
-   * @since 0.2.0
-   */
-  readonly usable: (name: string) => Effect.Effect<Store.Store> | undefined
   /** Stops the store if it runs, and waits until its log is closed; forgets that it failed. */
   readonly stop: (name: string) => Effect.Effect<void>
   /** Starts a store that failed past its restart intensity again (or at all, if it was not running). */
@@ -66,11 +66,11 @@ export const make = (
   names: OtpRegistry.Registry<Stores.Running>,
   current: Effect.Effect<Stores.Stores, ServerStopped>
 ): Registry => ({
+  find: (name) => Stores.usableStore(names.unsafeLookup(name)),
   lookup: (name) =>
     Stores.usable(names.unsafeLookup(name)) ?? Effect.flatMap(current, (stores) => stores.lookup(name)),
   running: names.names,
   unsafeFind: (name) => names.unsafeLookup(name)?.store,
-  usable: (name) => Stores.usable(names.unsafeLookup(name)),
   // No `stores` child runs, so no store does: there is nothing to stop.
   stop: (name) => Effect.flatMap(Effect.option(current), (stores) => stores._tag === "Some" ? stores.value.stop(name) : Effect.void),
   restart: (name) => Effect.flatMap(current, (stores) => stores.restart(name))

@@ -7,8 +7,11 @@
  * answers the callers. Reads do not queue: they read the `Ref`, so a read that starts after a
  * write was acknowledged sees it.
  *
- * If the log fails, the writes of that batch fail with the storage error and the store stops,
- * so that its next use reopens the log and recovers what was really written.
+ * If the log fails (a full disk, an I/O error), the writes of that batch fail with the storage
+ * error and nothing of them is applied: the log has cut them back out. The store does not crash:
+ * it keeps serving reads from its acknowledged state and answers every write that would change
+ * something with that error at once, while a fiber of the store probes the log with backoff; once
+ * the disk takes writes again, so does the store, by itself.
  *
  * @since 0.1.0
  */
@@ -24,6 +27,7 @@ import { applyChange, type Change, type Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { Storage, type StoreLog } from "../storage/Storage.js"
 import { InvalidQuery, VersionMismatch } from "./Errors.js"
+import * as Probe from "./internal/probe.js"
 
 /**
  * A write as the store's server receives it. `expected` is a compare-and-set condition:
@@ -102,8 +106,8 @@ interface State {
   readonly log: StoreLog
   readonly entries: HashMap.HashMap<string, Entry>
   readonly sequence: number
-  /** Set when the log failed: the store then stops, to be reopened from its log. */
-  readonly failure: StorageFailure | undefined
+  /** Set while the log refuses writes: the store refuses them too until its probe sees it recover. */
+  readonly degraded: Probe.Degraded | undefined
 }
 
 /**
@@ -118,6 +122,7 @@ export const start = (
 ): Effect.Effect<Store, StorageFailure, Storage | Scope.Scope> =>
   Effect.gen(function*() {
     const storage = yield* Storage
+    const scope = yield* Effect.scope
     const log = yield* storage.open(name)
     const ref = yield* Ref.make(log.recovered.entries)
     let version = log.recovered.sequence
@@ -130,10 +135,9 @@ export const start = (
         log,
         entries: log.recovered.entries,
         sequence: log.recovered.sequence,
-        failure: undefined
+        degraded: undefined
       }),
-      handleCalls: (writes, state) => commit(name, ref, publish, writes, state),
-      stopWhen: (state) => state.failure
+      handleCalls: (writes, state) => commit(name, ref, publish, scope, writes, state)
     }, {
       name: `store:${name}`,
       spanName: "kv.batch",
@@ -149,6 +153,7 @@ const commit = (
   store: string,
   ref: Ref.Ref<HashMap.HashMap<string, Entry>>,
   publish: (entries: HashMap.HashMap<string, Entry>, sequence: number) => HashMap.HashMap<string, Entry>,
+  scope: Scope.Scope,
   writes: ReadonlyArray<Write>,
   state: State
 ) =>
@@ -189,14 +194,19 @@ const commit = (
     if (changes.length === 0) return [exits, state] as const
 
     const after = { entries: HashMap.endMutation(entries), sequence }
-    const appended = yield* Effect.either(state.log.append(changes, after))
+    const degraded = state.degraded === undefined ? undefined : yield* Probe.current(state.degraded)
+    const appended = degraded === undefined
+      ? yield* Effect.either(state.log.append(changes, after))
+      : Either.left(degraded.error)
     if (Either.isLeft(appended)) {
+      // Nothing of the batch was applied: every write that changed something gets the error.
       const failed = Exit.fail(appended.left)
-      return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, failure: appended.left }] as const
+      const next = degraded ?? (yield* Probe.start(store, appended.left, state.log.recover, scope))
+      return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, degraded: next }] as const
     }
     // The state and its version change in one synchronous step: a reader sees both or neither.
     yield* Ref.update(ref, () => publish(after.entries, sequence))
-    return [exits, { ...state, entries: after.entries, sequence }] as const
+    return [exits, { ...state, entries: after.entries, sequence, degraded: undefined }] as const
   })
 
 /**

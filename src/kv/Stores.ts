@@ -7,8 +7,10 @@
  *   one name start exactly one store. A store that fails to open (a `CorruptLog`, say) is logged
  *   at error level, with the file and offset the error names, and tried again on next use.
  * - A store whose handler dies is restarted by its supervisor, from its log. Callers in flight get
- *   `ServerStopped`; calls that arrive during the restart wait for the restarted store. No other
- *   store notices.
+ *   `ServerStopped` (`KV` tells the writes of the batch in hand that their outcome is unknown);
+ *   calls that arrive during the restart wait for the restarted store, within their call timeout
+ *   (`KV` bounds every wait here). No other store notices. A storage fault (a full disk) is not a
+ *   crash: the store stays up, degraded (see `Store`).
  * - A store that needs more restarts than its intensity allows (by default more than 3 within
  *   5 seconds) is given up on: every call to it fails with `StoreFailed` until {@link Stores.restart}.
  * - A store not used for `idleTimeout` (default 5 minutes) is closed, its log too, and reopened on
@@ -126,10 +128,20 @@ export interface Stores extends Supervisor.Child {
  * @since 0.2.0
  * @category getters
  */
-export const usable = (running: Running | undefined): Effect.Effect<Store.Store> | undefined => {
+export const usable = (running: Running | undefined): Effect.Effect<Store.Store> | undefined =>
+  usableStore(running) === undefined ? undefined : running!.found
+
+/**
+ * {@link usable}, as the store itself: what a call that finds its store running uses without
+ * waiting, with no effect to run. Marks the store used.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const usableStore = (running: Running | undefined): Store.Store | undefined => {
   if (running === undefined || running.usage.closing || !running.store.server.isRunning()) return undefined
   running.usage.used = true
-  return running.found
+  return running.store
 }
 
 /** A store name whose supervisor is starting or running. */

@@ -69,7 +69,7 @@ describe("effect-kv serve", () => {
       const dir = yield* Cli.tempDir
       const server = yield* Cli.serveWith([], {
         cwd: dir,
-        env: { KV_DATA_DIR: "from-env", KV_HOST: "127.0.0.1", KV_PORT: "0", KV_SYNC: "none", KV_TOKEN: "t0ken" }
+        env: { KV_DATA_DIR: "from-env", KV_HOST: "127.0.0.1", KV_PORT: "0", KV_SYNC: "none", KV_TOKEN: "t0ken", KV_TIMEOUT: "2.5" }
       })
       expect((yield* Cli.request(`${server.url}/stores`)).status).toBe(401)
       const put = yield* Cli.run(["put", "s", "k", "1"], { env: { KV_URL: server.url, KV_TOKEN: "t0ken" } })

@@ -12,6 +12,7 @@ const environment: Record<string, string> = {
   "--sync": "KV_SYNC",
   "--token": "KV_TOKEN",
   "--cors-origin": "KV_CORS_ORIGIN",
+  "--timeout": "KV_TIMEOUT",
   "--url": "KV_URL"
 }
 
@@ -89,7 +90,8 @@ describe("effect-kv usage", () => {
     [["keys", "s", "--limit", "0"], /--limit must be at least 1/],
     [["keys", "s", "--limit", "many"], /integer/],
     [["serve", "--sync", "sometimes"], /always/],
-    [["serve", "--port", "http"], /integer/]
+    [["serve", "--port", "http"], /integer/],
+    [["serve", "--timeout", "0"], /--timeout must be more than 0 seconds/]
   ]
 
   it.live.each(badArguments)("a bad argument %j is one line on stderr and exit code 2", ([args, message]) =>

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Deferred, Effect, Fiber } from "effect"
 import { KV } from "../../src/kv/KV.js"
+import { kvWith, makeControl } from "../kv/crashable.js"
 import { rawRequest, type Reply, request, segment, serve } from "./server.js"
 
 /** Every error response is `{ error, message }` with this `error`. */
@@ -311,16 +312,27 @@ describe("HTTP server", () => {
         }
       }))
 
-    it.scopedLive("503 with Retry-After when the store is overloaded", () =>
-      Effect.gen(function*() {
-        // A mailbox of 0 is always full: every write is refused at once.
-        const base = yield* serve({}, KV.layerMemory({ mailboxCapacity: 0 }))
+    it.scopedLive("503 with Retry-After when the store is overloaded", () => {
+      const control = makeControl()
+      return Effect.gen(function*() {
+        // A mailbox of 0 holds nothing: while the store is busy with a write, every other is refused at once.
+        const base = yield* serve({}, kvWith(control, { mailboxCapacity: 0 }))
+        const gate = yield* Deferred.make<void>()
+        const entered = yield* Deferred.make<void>()
+        control.gate = gate
+        control.entered = entered
+        const busy = yield* Effect.fork(request(base, "PUT", "/stores/s/keys/busy", { body: 0 }))
+        yield* Deferred.await(entered)
         const reply = yield* request(base, "PUT", "/stores/s/keys/k", { body: 1 })
         expectError(reply, 503, "Overloaded")
         expect(reply.headers.get("retry-after")).toBe("1")
         // Reads do not queue.
         expectError(yield* request(base, "GET", "/stores/s/keys/k"), 404, "NotFound")
-      }))
+        control.gate = undefined
+        yield* Deferred.succeed(gate, undefined)
+        expect((yield* Fiber.join(busy)).status).toBe(200)
+      })
+    })
   })
 
   it.scopedLive("POST /stores/{store}/restart answers 204, on a running store too, and keeps its data", () =>
@@ -446,7 +458,7 @@ describe("HTTP server", () => {
           "PUT /stores/{store}/keys/{key}"
         ])
         const put = paths["/stores/{store}/keys/{key}"]!["put"] as { responses: Record<string, unknown> }
-        expect(Object.keys(put.responses).sort()).toEqual(["200", "400", "401", "412", "413", "415", "503", "507"])
+        expect(Object.keys(put.responses).sort()).toEqual(["200", "400", "401", "412", "413", "415", "503", "504", "507"])
       }))
 
     it.scopedLive("GET /docs serves Swagger UI", () =>

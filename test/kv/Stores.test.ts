@@ -24,7 +24,7 @@ const failureTag = <A>(effect: Effect.Effect<A, { readonly _tag: string }>) =>
   Effect.map(Effect.flip(effect), (error) => error._tag)
 
 describe("the stores", () => {
-  it.effect("restarts a crashed store from its log: the caller in flight gets ServerStopped, no other store notices", () => {
+  it.effect("restarts a crashed store from its log: the caller in flight is told its outcome is unknown, no other store notices", () => {
     const control = makeControl()
     return Effect.gen(function*() {
       const kv = yield* KV
@@ -32,7 +32,7 @@ describe("the stores", () => {
       yield* kv.put("a", "k1", 1)
       yield* kv.put("b", "k1", 1)
       control.crashNext.add("a")
-      expect(yield* failureTag(kv.put("a", "k2", 2))).toBe("ServerStopped")
+      expect(yield* failureTag(kv.put("a", "k2", 2))).toBe("OutcomeUnknown")
       // The next call waits for the restarted store, which recovered what was acknowledged.
       expect(yield* kv.get("a", "k1")).toEqual(Option.some(1))
       expect(yield* kv.get("a", "k2")).toEqual(Option.none())
@@ -51,7 +51,7 @@ describe("the stores", () => {
       yield* kv.put("good", "k", 1)
       control.failing.add("bad")
       // Three crashes within 5 seconds are restarted; the fourth is one too many.
-      for (let i = 0; i < 4; i++) expect(yield* failureTag(kv.put("bad", "x", i))).toBe("ServerStopped")
+      for (let i = 0; i < 4; i++) expect(yield* failureTag(kv.put("bad", "x", i))).toBe("OutcomeUnknown")
       const failed = yield* Effect.flip(kv.get("bad", "k"))
       expect(failed._tag).toBe("StoreFailed")
       expect(failed.message).toContain("crashed more than 3 times within 5000 ms")
@@ -150,8 +150,8 @@ describe("the stores", () => {
       for (const store of stores) {
         const counts = Object.fromEntries(outcomes.get(store)!)
         if (crashable.includes(store)) {
-          // Only the calls in hand at a crash failed, with ServerStopped; none timed out or hung.
-          expect(Object.keys(counts).filter((tag) => tag !== "ok" && tag !== "ServerStopped")).toEqual([])
+          // Only the calls in hand at a crash failed, with OutcomeUnknown; none timed out or hung.
+          expect(Object.keys(counts).filter((tag) => tag !== "ok" && tag !== "OutcomeUnknown")).toEqual([])
         } else {
           expect(counts).toEqual({ ok: acknowledged.get(store)!.length })
         }
@@ -159,7 +159,7 @@ describe("the stores", () => {
         expect(keys.length).toBeGreaterThan(0)
         for (const key of keys) expect(yield* kv.get(store, key)).toEqual(Option.some(Number(key.slice(1))))
       }
-      const crashes = crashable.reduce((sum, store) => sum + (outcomes.get(store)!.get("ServerStopped") ?? 0), 0)
+      const crashes = crashable.reduce((sum, store) => sum + (outcomes.get(store)!.get("OutcomeUnknown") ?? 0), 0)
       expect(crashes).toBe(CRASHES)
     }).pipe(
       Effect.provide(kvWith(control, { storeRestarts: { maxRestarts: 100_000 } })),

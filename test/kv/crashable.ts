@@ -15,6 +15,12 @@ export interface Control {
   readonly failing: Set<string>
   /** When set, appends wait for it: a write held in flight. */
   gate: Deferred.Deferred<void> | undefined
+  /** When set, completed as an append starts waiting for `gate`. */
+  entered: Deferred.Deferred<void> | undefined
+  /** When set, opening a log waits for it: a store slow to start. */
+  opening: Deferred.Deferred<void> | undefined
+  /** When set, closing a log waits for it: a store slow to stop. */
+  closing: Deferred.Deferred<void> | undefined
   openNow: number
   opened: number
   /** How many times the storage was built. */
@@ -27,6 +33,9 @@ export const makeControl = (): Control => ({
   crashNext: new Set(),
   failing: new Set(),
   gate: undefined,
+  entered: undefined,
+  opening: undefined,
+  closing: undefined,
   openNow: 0,
   opened: 0,
   storageBuilds: 0,
@@ -46,10 +55,17 @@ export const crashable = (control: Control): Layer.Layer<Storage.Storage, never,
         ...storage,
         open: (store: string) =>
           Effect.gen(function*() {
+            if (control.opening !== undefined) yield* Deferred.await(control.opening)
             const log = yield* storage.open(store)
             control.openNow++
             control.opened++
-            yield* Effect.addFinalizer(() => Effect.sync(() => control.openNow--))
+            // Runs before the log closes (finalizers run last first).
+            yield* Effect.addFinalizer(() =>
+              Effect.zipRight(
+                control.closing === undefined ? Effect.void : Deferred.await(control.closing),
+                Effect.sync(() => control.openNow--)
+              )
+            )
             return {
               ...log,
               append: (changes, after) =>
@@ -58,9 +74,9 @@ export const crashable = (control: Control): Layer.Layer<Storage.Storage, never,
                     return Effect.dieMessage(`injected crash of ${store}`)
                   }
                   const gate = control.gate
-                  return gate === undefined
-                    ? log.append(changes, after)
-                    : Effect.zipRight(Deferred.await(gate), log.append(changes, after))
+                  if (gate === undefined) return log.append(changes, after)
+                  const entered = control.entered === undefined ? Effect.void : Deferred.succeed(control.entered, undefined)
+                  return Effect.zipRight(entered, Effect.zipRight(Deferred.await(gate), log.append(changes, after)))
                 })
             } satisfies Storage.StoreLog
           })

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Data, Deferred, Duration, Effect, Exit, Fiber, Ref, TestClock } from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Option, Ref, TestClock } from "effect"
 import * as Server from "../../src/otp/Server.js"
 import { forkNow } from "./forkNow.js"
 
@@ -264,5 +264,37 @@ describe("Server", () => {
         handleCall: (_, state) => Effect.succeed([state + 1, state + 1] as const)
       }, { name: "greedy", eventLoopTurn: Duration.infinity })
       expect(yield* timerFiresDuring(server, 20_000)).toBe(false)
+    }))
+
+  it.scopedLive("a call told taken: false was never handled, wherever its timeout falls (thousands of racing timeouts)", () =>
+    Effect.gen(function*() {
+      const handled = new Set<number>()
+      const server = yield* Server.start<number, number, number>({
+        init: Effect.succeed(0),
+        handleCalls: (requests, state) =>
+          Effect.sync(() => {
+            for (const request of requests) handled.add(request)
+            return [requests.map(Exit.succeed), state] as const
+          }).pipe(Effect.zipLeft(Effect.sleep(Math.floor(Math.random() * 30))))
+        // A server that yields every few steps, as a busy one does now and then: a timeout can then
+        // fire between the check that a call is live and the handler taking it.
+      }, { name: "racing", capacity: 100_000, maxBatch: 100_000 }).pipe(Effect.locally(FiberRef.currentMaxOpsBeforeYield, 16))
+      let next = 0
+      const toldNotTaken: Array<number> = []
+      const toldTaken: Array<number> = []
+      const caller = Effect.gen(function*() {
+        for (let i = 0; i < 10; i++) {
+          const request = next++
+          const exit = yield* Effect.exit(server.call(request, { timeout: 20 + Math.floor(Math.random() * 200) }))
+          if (Exit.isSuccess(exit)) continue
+          const error = Option.getOrThrow(Cause.failureOption(exit.cause))
+          if (error._tag === "CallTimeout") (error.taken ? toldTaken : toldNotTaken).push(request)
+        }
+      })
+      yield* Effect.all(Array.from({ length: 3000 }, () => caller), { concurrency: "unbounded", discard: true })
+      expect(toldNotTaken.length).toBeGreaterThan(0)
+      expect(toldTaken.length).toBeGreaterThan(0)
+      expect(toldNotTaken.filter((request) => handled.has(request))).toEqual([])
+      expect(toldTaken.filter((request) => !handled.has(request))).toEqual([])
     }))
 })

@@ -4,22 +4,21 @@
  * that error until `recover` succeeds, and a reopen holds exactly the acknowledged batches. Also
  * on a real, tiny tmpfs where `mount` works (skipped where it does not).
  */
-import { afterAll, describe, expect, it } from "@effect/vitest"
+import { describe, expect, it } from "@effect/vitest"
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
 import * as Layer from "effect/Layer"
-import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
-import * as os from "node:os"
 import * as path from "node:path"
 import { applyChange, type Change, type Snapshot } from "../../src/storage/Change.js"
 import { layout, storeFiles } from "../../src/storage/internal/dataDir.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { diskFull } from "./fixtures/FaultyFileSystem.js"
 import { tempDir } from "./fixtures/TempDir.js"
+import { mountTmpfs, unmountTmpfs } from "./fixtures/Tmpfs.js"
 
 /** A log and the state it was last acknowledged at, with puts of `size`-character values. */
 const writer = (log: Storage.StoreLog, size = 100) => {
@@ -57,28 +56,7 @@ const reopened = (dataDir: string, store = "s") =>
 
 const logSize = (dataDir: string) => fs.statSync(storeFiles(layout(dataDir), "s").log).size
 
-/** Mounts a tmpfs of `size` at a new folder, or `undefined` where mounting is not allowed. */
-const mountTmpfs = (size: string): string | undefined => {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-kv-tmpfs-"))
-  try {
-    execFileSync("mount", ["-t", "tmpfs", "-o", `size=${size}`, "tmpfs", dir], { stdio: "ignore" })
-    return dir
-  } catch {
-    fs.rmSync(dir, { recursive: true, force: true })
-    return undefined
-  }
-}
 const tmpfs = mountTmpfs("256k")
-// Unmounted here as well as in the test: a test that times out never reaches its own cleanup.
-afterAll(() => {
-  if (tmpfs === undefined || !fs.existsSync(tmpfs)) return
-  try {
-    execFileSync("umount", ["-l", tmpfs], { stdio: "ignore" })
-  } catch {
-    // already unmounted
-  }
-  fs.rmSync(tmpfs, { recursive: true, force: true })
-})
 
 describe("disk errors", () => {
   it.scoped("a disk that fills in the middle of a batch: DiskFull, nothing of the batch kept, refused until recover", () =>
@@ -241,8 +219,7 @@ describe("disk errors", () => {
       const back = await Effect.runPromise(reopened(dataDir))
       expect(new Set(back.keys())).toEqual(new Set(acknowledged.keys()))
     } finally {
-      execFileSync("umount", ["-l", tmpfs!])
-      fs.rmSync(tmpfs!, { recursive: true, force: true })
+      unmountTmpfs(tmpfs!)
     }
   })
 })

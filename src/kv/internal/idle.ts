@@ -20,6 +20,7 @@ import { ServerStopped } from "../../otp/Server.js"
 import type { StorageFailure } from "../../storage/Errors.js"
 import type { StoreFailed } from "../Errors.js"
 import type * as Store from "../Store.js"
+import * as Deadline from "./deadline.js"
 
 /** How a running store is used. */
 export interface Usage {
@@ -51,11 +52,11 @@ export const countWrites = (
       Effect.suspend(() => {
         usage.used = true
         if (usage.closing) {
-          return reopen.pipe(
-            Effect.catchTag("StoreFailed", (failure) =>
-              Effect.fail(new ServerStopped({ server: `store:${name}`, reason: failure.message, taken: false }))),
-            Effect.flatMap((current) => current.server.call(write, callOptions))
-          )
+          // The wait for the store that replaces it counts against the call's timeout.
+          const reopened = Effect.catchTag(reopen, "StoreFailed", (failure) =>
+            Effect.fail(new ServerStopped({ server: `store:${name}`, reason: failure.message, taken: false })))
+          const timeoutMillis = Deadline.millisOf(callOptions?.timeout)
+          return Deadline.afterWait(name, timeoutMillis, reopened, (current, left) => current.server.call(write, left))
         }
         usage.inFlight++
         return Effect.ensuring(store.server.call(write, callOptions), Effect.sync(() => usage.inFlight--))

@@ -75,6 +75,12 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
   readonly _tag = "Call"
   /** Handed to the handler: from then on its outcome is unknown if the reply does not come. */
   taken = false
+  /**
+   * Answered (or given up on, or timed out): the handler must not see it. Set with the reply, so
+   * that the server checks it and marks the call `taken` in one synchronous step: a timeout that
+   * fired between a check and the mark would tell a caller `taken: false` of a call then handled.
+   */
+  answered = false
   constructor(
     readonly request: Request,
     readonly reply: Deferred.Deferred<Reply, ReplyError<E>>,
@@ -112,10 +118,12 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     // The batch taken from the mailbox and not yet answered: failed if the server dies mid-batch.
     let inHand: ReadonlyArray<Envelope<Request, Reply, E, Message>> = []
 
-    const sweeper = yield* Sweeper.make<Call<Request, Reply, E>>((call) =>
+    const sweeper = yield* Sweeper.make<Call<Request, Reply, E>>((call) => {
+      call.answered = true
       Deferred.unsafeDone(call.reply, Exit.fail(new CallTimeout({ server: name, timeoutMillis: call.timeoutMillis, taken: call.taken })))
-    )
+    })
     const answer = (call: Call<Request, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
+      call.answered = true
       Deferred.unsafeDone(call.reply, exit)
       if (call.deadline !== Infinity) sweeper.unwatch(call)
     }
@@ -124,15 +132,12 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     const handleCalls = behaviour.handleCalls
     const handleCall = behaviour.handleCall
 
-    // Hands live calls to `handleCalls` at once, in order.
+    // Hands live calls, already marked taken, to `handleCalls` at once, in order.
     const handleRun = (
       handleCalls: NonNullable<typeof behaviour.handleCalls>,
       live: ReadonlyArray<Call<Request, Reply, E>>
     ) => {
-      const requests = live.map((call) => {
-        call.taken = true
-        return call.request
-      })
+      const requests = live.map((call) => call.request)
       return Effect.map(traced(live, handleCalls(requests, state)), ([exits, next]) => {
         state = next
         for (let j = 0; j < live.length; j++) {
@@ -159,10 +164,9 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       }).pipe(Effect.withTracer(first.tracer))
     }
 
-    // Hands one live call to `handleCall`; a defect crashes the server, as in OTP.
+    // Hands one live call, already marked taken, to `handleCall`; a defect crashes the server, as in OTP.
     const handleOne = (call: Call<Request, Reply, E>) => {
       if (handleCall === undefined) return Effect.dieMessage(`server "${name}" has neither handleCall nor handleCalls`)
-      call.taken = true
       return Effect.flatMap(Effect.exit(traced([call], handleCall(call.request, state))), (exit) => {
         if (Exit.isSuccess(exit)) {
           state = exit.value[1]
@@ -177,8 +181,9 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       })
     }
 
-    // Calls whose caller gave up (timed out or interrupted) have a done reply: they are skipped,
-    // as `Machine` skips them, checked just before each would reach the handler.
+    // Calls whose caller gave up (timed out or interrupted) are answered: they are skipped, as
+    // `Machine` skips them, checked just before each would reach the handler and, in the same
+    // synchronous step, marked taken (see `Call.answered`).
     const handleBatch = (batch: ReadonlyArray<Envelope<Request, Reply, E, Message>>) =>
       Effect.gen(function*() {
         inHand = batch
@@ -189,13 +194,18 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
             if (behaviour.handleCast) state = yield* behaviour.handleCast(first.message, state)
             i++
           } else if (handleCalls === undefined) {
-            if (!(yield* Deferred.isDone(first.reply))) yield* handleOne(first)
+            if (!first.answered) {
+              first.taken = true
+              yield* handleOne(first)
+            }
             i++
           } else {
             // A run of consecutive calls is one batch for `handleCalls`.
             const live: Array<Call<Request, Reply, E>> = []
             for (let envelope = batch[i]; envelope?._tag === "Call"; envelope = batch[++i]) {
-              if (!(yield* Deferred.isDone(envelope.reply))) live.push(envelope)
+              if (envelope.answered) continue
+              envelope.taken = true
+              live.push(envelope)
             }
             if (live.length > 0) yield* handleRun(handleCalls, live)
           }
