@@ -95,14 +95,14 @@ describe("Metrics of the storage writers", () => {
 })
 
 describe("Metrics of a store that fails", () => {
-  it.effect("a read of a store given up on counts as StoreFailed, a crashed write as ServerStopped", () => {
+  it.effect("a read of a store given up on counts as StoreFailed, a write it crashed under as OutcomeUnknown", () => {
     const control = makeControl()
     return Effect.gen(function*() {
       const kv = yield* KV
       yield* kv.put("metrics-failing", "k", 1)
       control.failing.add("metrics-failing")
       for (let i = 0; i < 4; i++) yield* Effect.ignore(kv.put("metrics-failing", "x", i))
-      expect(yield* count("metrics-failing", "put", "ServerStopped")).toBe(4)
+      expect(yield* count("metrics-failing", "put", "OutcomeUnknown")).toBe(4)
       yield* Effect.ignore(kv.get("metrics-failing", "k"))
       yield* Effect.ignore(kv.has("metrics-failing", "k"))
       expect(yield* count("metrics-failing", "get", "StoreFailed")).toBe(1)
