@@ -5,7 +5,8 @@
  * - a server call round trip (a counter's `handleCall`, default timeout), 1 and 100 callers;
  * - `KV.get` in memory, 1 caller, on a running store;
  * - `KV.put` in memory, 100 callers on one store;
- * - `KV.put` with `sync: "always"` in a temporary folder, 100 callers on one store.
+ * - `KV.put` with `sync: "always"` in a temporary folder, 100 callers on one store;
+ * - `KV.get` in memory, 1 caller, of the keys the puts wrote.
  *
  * The baseline is the build in `--baseline DIR`: a checkout of another commit, built, whose
  * `node_modules` links to this one's so that both share one `effect`:
@@ -72,6 +73,11 @@ const sideOf = async (build: Build, label: string) => {
         runtime.runPromise(Effect.flatMap(build.KV, (kv) =>
           effectOpsPerSecond(100, (i) => kv.put("bench", `key-${i % 10_000}`, value), millis)))
       ),
+    reads: (runtime: ManagedRuntime.ManagedRuntime<KVModule.KV, unknown>) =>
+      measure(() =>
+        runtime.runPromise(Effect.flatMap(build.KV, (kv) =>
+          effectOpsPerSecond(1, (i) => kv.get("bench", `key-${i % 10_000}`), millis)))
+      ),
     memory,
     disk,
     close: async () => {
@@ -96,6 +102,9 @@ export const run = async () => {
   }
   await compare("KV.get/s in memory, 1 caller", current.gets, baseline.gets, { unit: "ops/s" })
   await compare("KV.put/s in memory, 100 callers", current.puts(current.memory), baseline.puts(baseline.memory), {
+    unit: "ops/s"
+  })
+  await compare("KV.get/s in memory, 1 caller", current.reads(current.memory), baseline.reads(baseline.memory), {
     unit: "ops/s"
   })
   await compare(`KV.put/s, sync "always", 100 callers`, current.puts(current.disk), baseline.puts(baseline.disk), {

@@ -3,7 +3,9 @@
  * figures beside a baseline measured in interleaved rounds of the same run (`./rounds.ts`), as
  * ratios; nothing here is asserted.
  */
+import { run as atomic } from "./atomic.js"
 import { run as calls } from "./calls.js"
+import { run as expiry } from "./expiry.js"
 import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
 import { run as observability } from "./observability.js"
@@ -16,7 +18,9 @@ const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["storage", storage],
   ["http", http],
   ["observability", observability],
-  ["supervision", supervision]
+  ["supervision", supervision],
+  ["atomic", atomic],
+  ["expiry", expiry]
 ]
 
 // Names first; options (`calls --baseline DIR`) after them are read by the benchmarks themselves.

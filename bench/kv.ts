@@ -10,7 +10,7 @@
  */
 import { Duration, Effect, HashMap, Layer, ManagedRuntime, Ref } from "effect"
 import { KV } from "../src/kv/KV.js"
-import { effectOpsPerSecond, heading } from "./report.js"
+import { effectOpsPerSecond, heading, heapAfter } from "./report.js"
 import { compare } from "./rounds.js"
 
 const keyCount = 10_000
@@ -25,21 +25,6 @@ const plainLoop = async (body: (i: number) => void) => {
     for (let j = 0; j < 10_000; j++) body(count++ % keyCount)
   }
   return count / ((performance.now() - start) / 1000)
-}
-
-// What `heapAfter` measures, held here so that the collector cannot free it before the measure.
-const retained = new Set<unknown>()
-
-/** MiB of heap that `build`'s result holds after a full collection. */
-const heapAfter = async (build: () => Promise<unknown>) => {
-  const gc = (globalThis as { gc?: () => void }).gc
-  gc?.()
-  const before = process.memoryUsage().heapUsed
-  retained.add(await build())
-  gc?.()
-  const bytes = process.memoryUsage().heapUsed - before
-  retained.clear()
-  return bytes / 2 ** 20
 }
 
 export const run = async () => {

@@ -4,8 +4,23 @@
  * @since 0.1.0
  */
 export * from "./kv/Errors.js"
-export { type DeleteOptions, KV, type KVOptions, type KVService, type PutOptions, type ReadError, type StoreError, type StoreInfo, type Unavailable, type WriteError } from "./kv/KV.js"
-export type { KeyPage, KeysOptions } from "./kv/Store.js"
+export {
+  type AtomicError,
+  type AtomicWrite,
+  type DeleteOptions,
+  type ExpireError,
+  type ExpireOptions,
+  KV,
+  type KVOptions,
+  type KVService,
+  type PutOptions,
+  type ReadError,
+  type StoreError,
+  type StoreInfo,
+  type Unavailable,
+  type WriteError
+} from "./kv/KV.js"
+export { expiredKeys, type KeyPage, type KeysOptions } from "./kv/Store.js"
 export { defaultLimits, type Limits } from "./kv/Limits.js"
 export type { Change, Entry, Snapshot } from "./storage/Change.js"
 export * from "./storage/Errors.js"

@@ -17,6 +17,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
+import type { AtomicBody } from "../http/Api.js"
 import * as HttpDoor from "../http/Client.js"
 import type { HttpError } from "../http/Errors.js"
 import type { KeyPage } from "../kv/Store.js"
@@ -38,8 +39,8 @@ export type ClientError = ServerUnreachable | RequestFailed
  */
 export class ServerClient extends Context.Tag("effect-kv/cli/ServerClient")<ServerClient, {
   readonly get: (store: string, key: string) => Effect.Effect<unknown, ClientError>
-  /** Sets the key to a JSON value; returns the key's new version. */
-  readonly put: (store: string, key: string, value: unknown) => Effect.Effect<number, ClientError>
+  /** Sets the key to a JSON value, expiring after `ttl` seconds if given; returns the key's new version. */
+  readonly put: (store: string, key: string, value: unknown, ttl?: number) => Effect.Effect<number, ClientError>
   readonly delete: (store: string, key: string) => Effect.Effect<void, ClientError>
   readonly keys: (
     store: string,
@@ -48,6 +49,12 @@ export class ServerClient extends Context.Tag("effect-kv/cli/ServerClient")<Serv
   readonly stores: Effect.Effect<ReadonlyArray<string>, ClientError>
   /** Starts a failed store again; changes nothing on a running one. */
   readonly restart: (store: string) => Effect.Effect<void, ClientError>
+  /** Sets the key's expiry to `seconds` from now; returns the key's new version. */
+  readonly expire: (store: string, key: string, seconds: number) => Effect.Effect<number, ClientError>
+  /** Removes the key's expiry; returns the key's version. */
+  readonly persist: (store: string, key: string) => Effect.Effect<number, ClientError>
+  /** Applies an atomic write; returns its version. */
+  readonly atomic: (store: string, write: typeof AtomicBody.Type) => Effect.Effect<number, ClientError>
 }>() {}
 
 /**
@@ -138,10 +145,10 @@ export const make = (connection: Connection): Effect.Effect<Context.Tag.Service<
     const fail = (target: Target) => Effect.mapError(translate(baseUrl, target))
     return {
       get: (store, key) => fail({ store, key })(api.keys.get({ path: { store, key }, headers: {} })),
-      put: (store, key, value) =>
-        fail({ store, key })(api.keys.put({ path: { store, key }, headers: {}, payload: value })).pipe(
-          Effect.map((body) => body.version)
-        ),
+      put: (store, key, value, ttl) =>
+        fail({ store, key })(
+          api.keys.put({ path: { store, key }, urlParams: ttl === undefined ? {} : { ttl }, headers: {}, payload: value })
+        ).pipe(Effect.map((body) => body.version)),
       delete: (store, key) => fail({ store, key })(api.keys.delete({ path: { store, key }, headers: {} })),
       keys: (store, query) =>
         fail({ store })(api.keys.list({
@@ -152,7 +159,15 @@ export const make = (connection: Connection): Effect.Effect<Context.Tag.Service<
           })
         })),
       stores: fail({})(api.stores.list()).pipe(Effect.map((body) => body.stores)),
-      restart: (store) => fail({ store })(api.stores.restart({ path: { store } }))
+      restart: (store) => fail({ store })(api.stores.restart({ path: { store } })),
+      expire: (store, key, seconds) =>
+        fail({ store, key })(api.keys.expire({ path: { store, key }, headers: {}, payload: { ttl: seconds } })).pipe(
+          Effect.map((body) => body.version)
+        ),
+      persist: (store, key) =>
+        fail({ store, key })(api.keys.persist({ path: { store, key }, headers: {} })).pipe(Effect.map((body) => body.version)),
+      atomic: (store, write) =>
+        fail({ store })(api.atomic.write({ path: { store }, payload: write })).pipe(Effect.map((body) => body.version))
     }
   })
 

@@ -128,3 +128,18 @@ export class CannotListen extends Schema.TaggedError<CannotListen>()("CannotList
     return `cannot listen on ${this.host}:${this.port} (${this.reason}); choose another --port or --host`
   }
 }
+
+/**
+ * A file named on the command line could not be read.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class CannotRead extends Schema.TaggedError<CannotRead>()("CannotRead", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot read ${this.path} (${this.reason}); check its name and permissions`
+  }
+}

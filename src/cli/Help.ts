@@ -21,6 +21,7 @@ const boilerplate = [
   /^An integer\.$/,
   /^A floating point number\.$/,
   /^A true or false value\.$/,
+  /^An existing file\.$/,
   /^One of the following: /,
   /^This setting is optional\./,
   /^This (option|argument) can be set from environment variables\.$/

@@ -11,9 +11,12 @@
  * | `DELETE /stores/{store}` | 204 |
  * | `POST /stores/{store}/restart` | 204 |
  * | `GET /stores/{store}/keys?prefix=&after=&limit=` | 200 `{"keys":[...],"next":cursor or null}` |
- * | `GET /stores/{store}/keys/{key}` | 200, the value as the body, `ETag: "<version>"`; 304 for `If-None-Match` |
- * | `PUT /stores/{store}/keys/{key}` | 200 `{"version":n}`; `If-Match: "<v>"`, `If-None-Match: *` or `"<v>"` |
+ * | `GET /stores/{store}/keys/{key}` | 200, the value as the body, `ETag: "<version>"`, `KV-Expires-At` if it expires; 304 for `If-None-Match` |
+ * | `PUT /stores/{store}/keys/{key}?ttl=SECONDS` | 200 `{"version":n}`; `If-Match: "<v>"`, `If-None-Match: *` or `"<v>"` |
  * | `DELETE /stores/{store}/keys/{key}` | 204; `If-Match: "<v>"` |
+ * | `PUT /stores/{store}/keys/{key}/ttl` | 200 `{"version":n}`: body `{"ttl":seconds}` sets the key's expiry |
+ * | `DELETE /stores/{store}/keys/{key}/ttl` | 200 `{"version":n}`: removes the key's expiry |
+ * | `POST /stores/{store}/atomic` | 200 `{"version":n}`: checks and operations, all or nothing |
  *
  * @since 0.1.0
  */
@@ -30,6 +33,8 @@ import {
   BadRequest,
   BadRequestResponse,
   GatewayTimeoutResponse,
+  ChecksFailedResponse,
+  ConflictResponse,
   InsufficientStorageResponse,
   NotFoundResponse,
   PayloadTooLargeResponse,
@@ -130,6 +135,73 @@ const Limit = Schema.transformOrFail(once("limit"), Schema.Number, {
       ),
   encode: (limit) => ParseResult.succeed(String(limit))
 }).annotations({ description: "page size, 1 to 1000" })
+
+const ttlProblem = (given: string) =>
+  `ttl: send the seconds until the key expires, a number above 0 such as 30 or 0.5; got ${JSON.stringify(given.slice(0, 60))}`
+
+/**
+ * `?ttl=`: seconds until the key expires, a positive decimal number.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const TtlParam = Schema.transformOrFail(once("ttl"), Schema.Number, {
+  strict: true,
+  decode: (given, _, ast) =>
+    /^(?:\d+(?:\.\d*)?|\.\d+)$/.test(given) && Number(given) > 0
+      ? ParseResult.succeed(Number(given))
+      : ParseResult.fail(new ParseResult.Type(ast, given, ttlProblem(given))),
+  encode: (seconds) => ParseResult.succeed(String(seconds))
+}).annotations({ description: "seconds until the key expires: a number above 0, decimals allowed" })
+
+/**
+ * Seconds until a key expires, in a JSON body: a number above 0.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const TtlSeconds = Schema.Number.pipe(
+  Schema.filter((seconds) => Number.isFinite(seconds) && seconds > 0 || ttlProblem(String(seconds)))
+).annotations({ description: "seconds until the key expires: a number above 0, decimals allowed", message: () => "ttl: send a number of seconds above 0, such as 30 or 0.5" })
+
+/**
+ * The body of `POST /stores/{store}/atomic`: checks (a key at a version, or absent: `null`), then
+ * operations applied in order.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const AtomicBody = Schema.Struct({
+  checks: Schema.optionalWith(
+    Schema.Array(Schema.Struct({
+      key: Schema.String,
+      version: Schema.NullOr(Schema.NonNegativeInt).annotations({
+        description: "the version the key must be at, or null: the key must be absent",
+        message: () => ({
+          message: "send the version the key must be at (a whole number, as ETag gives it), or null for absent",
+          override: true
+        })
+      })
+    })),
+    { exact: true }
+  ),
+  ops: Schema.Array(Schema.Union(
+    Schema.Struct({
+      op: Schema.Literal("put"),
+      key: Schema.String,
+      // JSON has no undefined: a value that is undefined was left out.
+      value: Schema.Unknown.pipe(Schema.filter((value) => value !== undefined || "is missing: a put needs the value, any JSON"))
+        .annotations({ description: "any JSON value" }),
+      ttl: Schema.optionalWith(TtlSeconds, { exact: true })
+    }),
+    Schema.Struct({ op: Schema.Literal("delete"), key: Schema.String }),
+    Schema.Struct({
+      op: Schema.Literal("increment"),
+      key: Schema.String,
+      by: Schema.optionalWith(Schema.Number.annotations({ description: "added to the number, default 1" }), { exact: true })
+    })
+  ))
+}).annotations({ identifier: "AtomicWrite", description: "checks, then operations applied in order, all or nothing" })
 
 const readConditions = Schema.Struct({
   "if-none-match": Schema.optionalWith(NoneMatchTag, { exact: true })
@@ -273,12 +345,14 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
     .annotate(OpenApi.Summary, "Read a key")
     .annotate(
       OpenApi.Description,
-      "The value as the body, its version in the `ETag` header. With `If-None-Match: \"<version>\"` " +
-        "(or `*`) matching the key, 304 and no body."
+      "The value as the body, its version in the `ETag` header, and if the key expires, when, in " +
+        "`KV-Expires-At` (epoch milliseconds). With `If-None-Match: \"<version>\"` (or `*`) matching " +
+        "the key, 304 and no body. A key past its expiry is absent (404)."
     )
 ).add(
   HttpApiEndpoint.put("put", "/stores/:store/keys/:key")
     .setPath(KeyPath)
+    .setUrlParams(Schema.Struct({ ttl: Schema.optionalWith(TtlParam, { exact: true }) }))
     .setHeaders(putConditions)
     .setPayload(Schema.Unknown.annotations({ description: "any JSON value" }))
     .addSuccess(Schema.Struct({ version: Schema.Number }))
@@ -294,7 +368,7 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
       "Sets the key to the body: JSON (`application/json`, or no `Content-Type`), or text " +
         "(`text/plain`, stored as a JSON string). `If-Match: \"<version>\"` writes only over that version, " +
         "`If-None-Match: *` only if the key is absent, `If-None-Match: \"<version>\"` only if the key is not at " +
-        "that version; else 412."
+        "that version; else 412. `?ttl=30` makes the key expire 30 seconds later; without it the key never expires."
     )
 ).add(
   HttpApiEndpoint.del("delete", "/stores/:store/keys/:key")
@@ -307,7 +381,68 @@ export class KeysGroup extends HttpApiGroup.make("keys").add(
     .addError(GatewayTimeoutResponse)
     .annotate(OpenApi.Summary, "Delete a key")
     .annotate(OpenApi.Description, "Removes the key; 404 if it is absent. `If-Match: \"<version>\"` deletes only that version.")
+).add(
+  HttpApiEndpoint.put("expire", "/stores/:store/keys/:key/ttl")
+    .setPath(KeyPath)
+    .setHeaders(deleteConditions)
+    .setPayload(Schema.Struct({ ttl: TtlSeconds }))
+    .addSuccess(Schema.Struct({ version: Schema.Number }))
+    .addError(NotFoundResponse)
+    .addError(PreconditionFailedResponse)
+    .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
+    .addError(GatewayTimeoutResponse)
+    .annotate(OpenApi.Summary, "Set a key's expiry")
+    .annotate(
+      OpenApi.Description,
+      "Sets, moves or extends the key's expiry to `ttl` seconds from now, keeping its value (Redis `EXPIRE`); " +
+        "the key's version moves on. 404 if it is absent; `If-Match: \"<version>\"` changes only that version."
+    )
+).add(
+  HttpApiEndpoint.del("persist", "/stores/:store/keys/:key/ttl")
+    .setPath(KeyPath)
+    .setHeaders(deleteConditions)
+    .addSuccess(Schema.Struct({ version: Schema.Number }))
+    .addError(NotFoundResponse)
+    .addError(PreconditionFailedResponse)
+    .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
+    .addError(GatewayTimeoutResponse)
+    .annotate(OpenApi.Summary, "Remove a key's expiry")
+    .annotate(
+      OpenApi.Description,
+      "The key no longer expires; its value stays (Redis `PERSIST`) and its version moves on (it stays as it is " +
+        "if the key had no expiry). 404 if it is absent; `If-Match: \"<version>\"` changes only that version."
+    )
 ).middleware(Authorization).annotate(OpenApi.Description, "The keys of a store: read, write, delete, list") {}
+
+/**
+ * Atomic writes to one store.
+ *
+ * @since 0.2.0
+ * @category groups
+ */
+export class AtomicGroup extends HttpApiGroup.make("atomic").add(
+  HttpApiEndpoint.post("write", "/stores/:store/atomic")
+    .setPath(StorePath)
+    .setPayload(AtomicBody)
+    .addSuccess(Schema.Struct({ version: Schema.Number }))
+    .addError(ChecksFailedResponse)
+    .addError(ConflictResponse)
+    .addError(PayloadTooLargeResponse)
+    .addError(UnsupportedMediaTypeResponse)
+    .addError(ServiceUnavailableResponse)
+    .addError(InsufficientStorageResponse)
+    .addError(GatewayTimeoutResponse)
+    .annotate(OpenApi.Summary, "Write keys atomically")
+    .annotate(
+      OpenApi.Description,
+      "Checks (`{\"key\",\"version\"}`, `null` for absent), then operations in order: `put` (with `ttl` in " +
+        "seconds), `delete`, `increment` (`by`, default 1; an absent key counts as 0; the key keeps its expiry). " +
+        "All or nothing, at one new version, which the answer gives. 412 names every failed check; 409 when an " +
+        "increment meets a value that is not a number; at most 1,000 checks and operations (400)."
+    )
+).middleware(Authorization).annotate(OpenApi.Description, "Atomic writes: checks and operations on one store, all or nothing") {}
 
 const badRequest = { $ref: `#/components/schemas/${BadRequest.name}` }
 
@@ -321,6 +456,7 @@ const documentHeaders = (document: {
   paths: Record<string, Record<string, { responses?: Record<string, Record<string, unknown>> }>>
 }) => {
   const etag = header("the key's version, as an entity tag", "\"3\"")
+  const expiresAt = header("when the key expires, in epoch milliseconds; absent if it does not", "1764512345678")
   for (const operations of Object.values(document.paths)) {
     for (const operation of Object.values(operations)) {
       const responses = operation.responses ?? {}
@@ -333,8 +469,11 @@ const documentHeaders = (document: {
   }
   const read = document.paths["/stores/{store}/keys/{key}"]?.["get"]
   if (read?.responses !== undefined) {
-    read.responses["200"] = { ...read.responses["200"], headers: { ETag: etag } }
-    read.responses["304"] = { description: "Not Modified: the key is at the version that If-None-Match names", headers: { ETag: etag } }
+    read.responses["200"] = { ...read.responses["200"], headers: { ETag: etag, "KV-Expires-At": expiresAt } }
+    read.responses["304"] = {
+      description: "Not Modified: the key is at the version that If-None-Match names",
+      headers: { ETag: etag, "KV-Expires-At": expiresAt }
+    }
   }
 }
 
@@ -364,6 +503,7 @@ export class KvApi extends HttpApi.make("effect-kv")
   .add(MetricsGroup)
   .add(StoresGroup)
   .add(KeysGroup)
+  .add(AtomicGroup)
   .addError(BadRequestResponse)
   .annotate(OpenApi.Title, "effect-kv")
   .annotate(OpenApi.Version, version)

@@ -10,8 +10,20 @@
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
 import * as Schema from "effect/Schema"
-import type { InvalidKey, InvalidName, InvalidQuery, InvalidValue, ValueTooLarge, VersionMismatch } from "../kv/Errors.js"
-import type { ReadError, StoreError, WriteError } from "../kv/KV.js"
+import type {
+  AtomicCheckFailed,
+  AtomicTooLarge,
+  InvalidKey,
+  InvalidName,
+  InvalidQuery,
+  InvalidTtl,
+  InvalidValue,
+  NotANumber,
+  TooManyOperations,
+  ValueTooLarge,
+  VersionMismatch
+} from "../kv/Errors.js"
+import type { AtomicError, ReadError, StoreError, WriteError } from "../kv/KV.js"
 
 const fields = { error: Schema.String, message: Schema.String }
 
@@ -54,6 +66,40 @@ export class NotFound extends Schema.TaggedError<NotFound>()("NotFound", fields)
  * @category errors
  */
 export class PreconditionFailed extends Schema.TaggedError<PreconditionFailed>()("PreconditionFailed", fields) {}
+
+/**
+ * One check of an atomic write that failed: the version it expected and the one the key is at
+ * (`null`: absent).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export const FailedCheck = Schema.Struct({
+  key: Schema.String,
+  expected: Schema.NullOr(Schema.Number),
+  actual: Schema.NullOr(Schema.Number)
+}).annotations({ identifier: "FailedCheck" })
+
+/**
+ * 412 of an atomic write: its checks failed (`AtomicCheckFailed`), each one listed in `failed`;
+ * nothing was applied.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class ChecksFailed extends Schema.TaggedError<ChecksFailed>()("ChecksFailed", {
+  ...fields,
+  failed: Schema.Array(FailedCheck)
+}) {}
+
+/**
+ * 409: the write does not fit what the key holds: an increment of a value that is not a number
+ * (`NotANumber`).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class Conflict extends Schema.TaggedError<Conflict>()("Conflict", fields) {}
 
 /**
  * 413: the body or the value is over its limit.
@@ -152,6 +198,38 @@ export const PreconditionFailedResponse = response(
 )
 
 /**
+ * The 412 response of an atomic write, with the failed checks.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const ChecksFailedResponse = Schema.transform(
+  Schema.Struct({ ...fields, failed: Schema.Array(FailedCheck) }).annotations({ identifier: "ChecksFailedBody" }),
+  Schema.instanceOf(ChecksFailed),
+  {
+    strict: true,
+    decode: (body) => new ChecksFailed(body),
+    encode: (error) => ({ error: error.error, message: error.message, failed: error.failed })
+  }
+).annotations({
+  ...HttpApiSchema.annotations({ status: 412 }),
+  identifier: ChecksFailed.name,
+  description: "Checks of the atomic write failed (`AtomicCheckFailed`), each listed in `failed`; nothing was applied"
+})
+
+/**
+ * The 409 response, as endpoints declare it.
+ *
+ * @since 0.2.0
+ * @category schemas
+ */
+export const ConflictResponse = response(
+  Conflict,
+  409,
+  "An increment met a value that is not a number (`NotANumber`); nothing was applied"
+)
+
+/**
  * The 413 response, as endpoints declare it.
  *
  * @since 0.1.0
@@ -218,6 +296,8 @@ export type HttpError =
   | Unauthorized
   | NotFound
   | PreconditionFailed
+  | ChecksFailed
+  | Conflict
   | PayloadTooLarge
   | UnsupportedMediaType
   | ServiceUnavailable
@@ -230,7 +310,7 @@ export type HttpError =
  * @since 0.1.0
  * @category models
  */
-export type KVError = WriteError | ReadError | StoreError | InvalidQuery
+export type KVError = WriteError | ReadError | StoreError | InvalidQuery | AtomicError
 
 /**
  * The HTTP error that a `KV` failure `E` becomes; the rest are the store being unavailable.
@@ -239,16 +319,18 @@ export type KVError = WriteError | ReadError | StoreError | InvalidQuery
  * @since 0.1.0
  * @category models
  */
-export type FromKV<E extends { readonly _tag: string }> = E extends InvalidName | InvalidKey | InvalidValue | InvalidQuery
-  ? BadRequest
-  : E extends ValueTooLarge ? PayloadTooLarge
+export type FromKV<E extends { readonly _tag: string }> = E extends
+  InvalidName | InvalidKey | InvalidValue | InvalidQuery | InvalidTtl | TooManyOperations ? BadRequest
+  : E extends ValueTooLarge | AtomicTooLarge ? PayloadTooLarge
   : E extends VersionMismatch ? PreconditionFailed
+  : E extends AtomicCheckFailed ? ChecksFailed
+  : E extends NotANumber ? Conflict
   : E extends { readonly _tag: "OutcomeUnknown" } ? GatewayTimeout
   : E extends { readonly _tag: "DiskFull" } ? InsufficientStorage
   : ServiceUnavailable
 
 /**
- * The HTTP error for a failure of the `KV` service: 400, 412, 413, 503, and 504 and 507 once
+ * The HTTP error for a failure of the `KV` service: 400, 409, 412, 413, 503, and 504 and 507 once
  * `KV` has `OutcomeUnknown` and `DiskFull`.
  *
  * @since 0.1.0
@@ -266,11 +348,18 @@ const fromKVError = (error: { readonly _tag: string; readonly message: string })
     case "InvalidKey":
     case "InvalidValue":
     case "InvalidQuery":
+    case "InvalidTtl":
+    case "TooManyOperations":
       return new BadRequest(body)
     case "ValueTooLarge":
+    case "AtomicTooLarge":
       return new PayloadTooLarge(body)
     case "VersionMismatch":
       return new PreconditionFailed(body)
+    case "AtomicCheckFailed":
+      return new ChecksFailed({ ...body, failed: (error as AtomicCheckFailed).failed })
+    case "NotANumber":
+      return new Conflict(body)
     case "OutcomeUnknown":
       return new GatewayTimeout(body)
     case "DiskFull":

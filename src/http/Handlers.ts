@@ -6,15 +6,17 @@
  */
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
-import type * as Duration from "effect/Duration"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { KV, type PutOptions } from "../kv/KV.js"
+import * as ParseResult from "effect/ParseResult"
+import * as Schema from "effect/Schema"
+import { type AtomicWrite, KV, type PutOptions } from "../kv/KV.js"
 import * as Metrics from "../kv/Metrics.js"
-import { KvApi } from "./Api.js"
+import { AtomicBody, KvApi } from "./Api.js"
 import { readValue, withinBudget } from "./Body.js"
-import { fromKV, NotFound } from "./Errors.js"
+import { BadRequest, fromKV, NotFound } from "./Errors.js"
 import * as Prometheus from "./Prometheus.js"
 
 const keyNotFound = (store: string, key: string) =>
@@ -38,14 +40,46 @@ const stores = HttpApiBuilder.group(KvApi, "stores", (handlers) =>
       .handle("drop", ({ path }) => Effect.mapError(kv.dropStore(path.store), fromKV))
       .handle("restart", ({ path }) => Effect.mapError(kv.restartStore(path.store), fromKV))))
 
-/** The put conditions that the headers ask for. */
-const putOptions = (headers: { readonly "if-match"?: number; readonly "if-none-match"?: number | "*" }): PutOptions => {
+/** The put conditions that the headers ask for, and the expiry the query asks for. */
+const putOptions = (
+  headers: { readonly "if-match"?: number; readonly "if-none-match"?: number | "*" },
+  ttl: number | undefined
+): PutOptions => {
   const noneMatch = headers["if-none-match"]
   return {
     ...(headers["if-match"] === undefined ? {} : { expectedVersion: headers["if-match"] }),
-    ...(noneMatch === "*" ? { ifAbsent: true } : noneMatch === undefined ? {} : { unlessVersion: noneMatch })
+    ...(noneMatch === "*" ? { ifAbsent: true } : noneMatch === undefined ? {} : { unlessVersion: noneMatch }),
+    ...(ttl === undefined ? {} : { ttl: seconds(ttl) })
   }
 }
+
+const seconds = (ttl: number) => Duration.millis(ttl * 1000)
+
+const ifMatch = (headers: { readonly "if-match"?: number }) =>
+  headers["if-match"] === undefined ? {} : { expectedVersion: headers["if-match"] }
+
+/** The headers of a read: the version as the `ETag`, and when the key expires, if it does. */
+const readHeaders = (version: number, expiresAt: number | undefined): Record<string, string> =>
+  expiresAt === undefined ? { etag: `"${version}"` } : { etag: `"${version}"`, "kv-expires-at": String(expiresAt) }
+
+const decodeAtomicBody = Schema.decodeUnknown(AtomicBody, { errors: "all" })
+
+/** An atomic write's body as `KV.atomic` takes it, or a 400 that names each problem. */
+const atomicWrite = (body: unknown): Effect.Effect<AtomicWrite, BadRequest> =>
+  decodeAtomicBody(body).pipe(
+    Effect.mapError((error) =>
+      new BadRequest({
+        error: "InvalidRequest",
+        message: ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) =>
+          `${issue.path.length === 0 ? "the body" : issue.path.join(".")}: ${issue.message}`
+        ).join("; ")
+      })
+    ),
+    Effect.map((write) => ({
+      ...(write.checks === undefined ? {} : { checks: write.checks }),
+      ops: write.ops.map((op) => op.op === "put" && op.ttl !== undefined ? { ...op, ttl: seconds(op.ttl) } : op)
+    }))
+  )
 
 /**
  * Options of {@link layer}.
@@ -69,22 +103,21 @@ const keys = (options: HandlerOptions) =>
         .handle("get", ({ headers, path }) =>
           Effect.flatMap(Effect.mapError(kv.getEntry(path.store, path.key), fromKV), (entry) => {
             if (Option.isNone(entry)) return Effect.fail(keyNotFound(path.store, path.key))
-            const { value, version } = entry.value
-            const etag = `"${version}"`
+            const { expiresAt, value, version } = entry.value
             const noneMatch = headers["if-none-match"]
             // The client holds this version already: no body (RFC 9110, If-None-Match on a read).
             if (noneMatch === "*" || noneMatch === version) {
-              return Effect.succeed(HttpServerResponse.empty({ status: 304, headers: { etag } }))
+              return Effect.succeed(HttpServerResponse.empty({ status: 304, headers: readHeaders(version, expiresAt) }))
             }
             // A response of our own: the value goes out as it is, with its version as the ETag.
-            return Effect.succeed(HttpServerResponse.unsafeJson(value, { headers: { etag } }))
+            return Effect.succeed(HttpServerResponse.unsafeJson(value, { headers: readHeaders(version, expiresAt) }))
           }))
         // Raw: the body is read here, so that 413 and 415 come before any parsing.
-        .handleRaw("put", ({ headers, path, request }) =>
+        .handleRaw("put", ({ headers, path, request, urlParams }) =>
           budgeted(
             request,
             Effect.flatMap(readValue(request, options.maxBodyBytes), (value) =>
-              Effect.mapError(kv.put(path.store, path.key, value, putOptions(headers)), fromKV))
+              Effect.mapError(kv.put(path.store, path.key, value, putOptions(headers, urlParams.ttl)), fromKV))
           ).pipe(Effect.map((version) => ({ version }))))
         .handle("delete", ({ headers, path }) =>
           Effect.flatMap(
@@ -96,6 +129,31 @@ const keys = (options: HandlerOptions) =>
             ),
             (deleted) => deleted ? Effect.void : Effect.fail(keyNotFound(path.store, path.key))
           ))
+        .handle("expire", ({ headers, path, payload }) =>
+          Effect.flatMap(
+            Effect.mapError(kv.expire(path.store, path.key, seconds(payload.ttl), ifMatch(headers)), fromKV),
+            Option.match({ onNone: () => Effect.fail(keyNotFound(path.store, path.key)), onSome: (version) => Effect.succeed({ version }) })
+          ))
+        .handle("persist", ({ headers, path }) =>
+          Effect.flatMap(
+            Effect.mapError(kv.persist(path.store, path.key, ifMatch(headers)), fromKV),
+            Option.match({ onNone: () => Effect.fail(keyNotFound(path.store, path.key)), onSome: (version) => Effect.succeed({ version }) })
+          ))
+    }))
+
+const atomic = (options: HandlerOptions) =>
+  HttpApiBuilder.group(KvApi, "atomic", (handlers) =>
+    Effect.map(KV, (kv) => {
+      const budgeted = withinBudget(options.maxBodyBytesInFlight, options.maxBodyBytes, options.requestTimeout)
+      // Raw, as a put: the body is read within the same limits, and its numbers checked as JSON text.
+      return handlers.handleRaw("write", ({ path, request }) =>
+        budgeted(
+          request,
+          Effect.flatMap(readValue(request, options.maxBodyBytes), atomicWrite)
+        ).pipe(
+          Effect.flatMap((write) => Effect.mapError(kv.atomic(path.store, write), fromKV)),
+          Effect.map((version) => ({ version }))
+        ))
     }))
 
 /**
@@ -106,4 +164,4 @@ const keys = (options: HandlerOptions) =>
  * @since 0.1.0
  * @category layers
  */
-export const layer = (options: HandlerOptions) => Layer.mergeAll(health, metrics, stores, keys(options))
+export const layer = (options: HandlerOptions) => Layer.mergeAll(health, metrics, stores, keys(options), atomic(options))

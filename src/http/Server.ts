@@ -111,7 +111,7 @@ export const defaultRequestTimeout: Duration.Duration = Duration.seconds(5)
  */
 export const corsHeaders = {
   allowed: ["authorization", "content-type", "if-match", "if-none-match"],
-  exposed: ["etag", "retry-after", "www-authenticate", "allow"]
+  exposed: ["etag", "kv-expires-at", "retry-after", "www-authenticate", "allow"]
 } as const
 
 const cors = (origins: ReadonlyArray<string> | undefined) =>

@@ -127,6 +127,95 @@ export class StoreFailed extends Schema.TaggedError<StoreFailed>()("StoreFailed"
 }
 
 /**
+ * An expiry that is not one: a `ttl` must be a positive duration (`Duration.infinity` for none).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class InvalidTtl extends Schema.TaggedError<InvalidTtl>()("InvalidTtl", {
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `invalid ttl: ${this.reason}`
+  }
+}
+
+/**
+ * An atomic write whose checks failed: nothing of it was applied. `failed` lists every check that
+ * failed, with the version it expected and the one the key is at (`null`: absent).
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class AtomicCheckFailed extends Schema.TaggedError<AtomicCheckFailed>()("AtomicCheckFailed", {
+  store: Schema.String,
+  failed: Schema.Array(Schema.Struct({
+    key: Schema.String,
+    expected: Schema.NullOr(Schema.Number),
+    actual: Schema.NullOr(Schema.Number)
+  }))
+}) {
+  override get message(): string {
+    const show = (version: number | null) => version === null ? "absent" : `at version ${version}`
+    const checks = this.failed.map((check) =>
+      `key ${JSON.stringify(check.key.slice(0, 200))} is ${show(check.actual)}, not ${show(check.expected)}`
+    )
+    return `the atomic write to store "${this.store}" was not applied: ${checks.join("; ")}; ` +
+      "read the keys again and retry"
+  }
+}
+
+/**
+ * An atomic write's increment met a value that is not a number, or would make one that is not
+ * finite: nothing of the write was applied.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class NotANumber extends Schema.TaggedError<NotANumber>()("NotANumber", {
+  store: Schema.String,
+  key: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `cannot increment key ${JSON.stringify(this.key.slice(0, 200))} in store "${this.store}": ${this.reason}; ` +
+      "nothing of the atomic write was applied: put a number there first, or increment another key"
+  }
+}
+
+/**
+ * An atomic write with more checks and operations than `limits.maxAtomicOperations`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class TooManyOperations extends Schema.TaggedError<TooManyOperations>()("TooManyOperations", {
+  count: Schema.Number,
+  max: Schema.Number
+}) {
+  override get message(): string {
+    return `the atomic write has ${this.count} checks and operations, over the limit of ${this.max}; ` +
+      "split it into several, or raise limits.maxAtomicOperations"
+  }
+}
+
+/**
+ * An atomic write whose keys and values come to more bytes than `limits.maxAtomicBytes`.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export class AtomicTooLarge extends Schema.TaggedError<AtomicTooLarge>()("AtomicTooLarge", {
+  bytes: Schema.Number,
+  maxBytes: Schema.Number
+}) {
+  override get message(): string {
+    return `the atomic write is ${this.bytes} bytes of keys and values, over the limit of ${this.maxBytes}; ` +
+      "split it into several, or raise limits.maxAtomicBytes"
+  }
+}
+
+/**
  * A write reached its store but its answer did not come: its batch was still being written when
  * the call's timeout passed, or the store crashed under it. It may or may not have been applied
  * (a timed-out batch may still commit): read the key before retrying, or a retried conditional

@@ -32,17 +32,32 @@ import type { Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import * as Storage from "../storage/Storage.js"
 import {
+  type AtomicCheckFailed,
+  type AtomicTooLarge,
   type InvalidKey,
   type InvalidName,
   type InvalidQuery,
+  type InvalidTtl,
   type InvalidValue,
+  type NotANumber,
   OutcomeUnknown,
   type StoreFailed,
+  type TooManyOperations,
   type ValueTooLarge,
   type VersionMismatch
 } from "./Errors.js"
 import * as Deadline from "./internal/deadline.js"
-import { checkKey, checkName, defaultLimits, encodeValue, type Limits } from "./Limits.js"
+import * as Expiry from "./internal/expiry.js"
+import {
+  type AtomicWrite,
+  checkAtomic,
+  checkKey,
+  checkName,
+  checkTtl,
+  defaultLimits,
+  encodeValue,
+  type Limits
+} from "./Limits.js"
 import * as Store from "./Store.js"
 import type * as Stores from "./Stores.js"
 import * as Metrics from "./internal/metrics.js"
@@ -55,6 +70,11 @@ export type {
   /** @since 0.1.0 @category models */
   KeysOptions
 } from "./Store.js"
+
+export type {
+  /** @since 0.2.0 @category models */
+  AtomicWrite
+} from "./Limits.js"
 
 /**
  * Conditions on a put.
@@ -69,6 +89,13 @@ export interface PutOptions {
   readonly ifAbsent?: boolean
   /** Write unless the key is at this version (HTTP's `If-None-Match: "<v>"`); else `VersionMismatch`. */
   readonly unlessVersion?: number
+  /**
+   * The key expires this long after the write (a positive duration); without it the key never
+   * expires, even if it had an expiry before (as Redis `SET` does).
+   *
+   * @since 0.2.0
+   */
+  readonly ttl?: Duration.DurationInput
 }
 
 /**
@@ -79,6 +106,17 @@ export interface PutOptions {
  */
 export interface DeleteOptions {
   /** Delete only if the key's version is this one; else `VersionMismatch`. */
+  readonly expectedVersion?: number
+}
+
+/**
+ * Conditions on `expire` and `persist`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ExpireOptions {
+  /** Change the expiry only if the key's version is this one; else `VersionMismatch`. */
   readonly expectedVersion?: number
 }
 
@@ -135,7 +173,40 @@ export type Unavailable = ServerStopped | CallTimeout | Overloaded
  * @since 0.1.0
  * @category errors
  */
-export type WriteError = ReadError | InvalidValue | ValueTooLarge | VersionMismatch | Unavailable | OutcomeUnknown
+export type WriteError =
+  | ReadError
+  | InvalidValue
+  | ValueTooLarge
+  | InvalidTtl
+  | VersionMismatch
+  | Unavailable
+  | OutcomeUnknown
+
+/**
+ * Why `expire` or `persist` failed; only one that succeeded changed the key.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type ExpireError = ReadError | InvalidTtl | VersionMismatch | Unavailable | OutcomeUnknown
+
+/**
+ * Why an atomic write failed; none of it was applied.
+ *
+ * @since 0.2.0
+ * @category errors
+ */
+export type AtomicError =
+  | ReadError
+  | InvalidValue
+  | ValueTooLarge
+  | InvalidTtl
+  | Unavailable
+  | OutcomeUnknown
+  | AtomicCheckFailed
+  | NotANumber
+  | TooManyOperations
+  | AtomicTooLarge
 
 /**
  * The key-value store. Store names and keys are checked on every call; see `Limits`.
@@ -144,12 +215,41 @@ export type WriteError = ReadError | InvalidValue | ValueTooLarge | VersionMisma
  * @category models
  */
 export interface KVService {
-  /** Sets `key` to `value` in `store`; returns the key's new version. */
+  /** Sets `key` to `value` in `store`, expiring after `ttl` if given; returns the key's new version. */
   readonly put: (store: string, key: string, value: unknown, options?: PutOptions) => Effect.Effect<number, WriteError>
-  /** The value of `key`, if present. */
+  /** The value of `key`, if present. A key past its deadline is absent to every read. */
   readonly get: (store: string, key: string) => Effect.Effect<Option.Option<unknown>, ReadError>
-  /** The value of `key` with its version, if present. */
+  /** The value of `key` with its version and its deadline (`expiresAt`, epoch ms), if present. */
   readonly getEntry: (store: string, key: string) => Effect.Effect<Option.Option<Entry>, ReadError>
+  /**
+   * Sets, moves or extends `key`'s expiry to `ttl` from now, keeping its value (Redis `EXPIRE`);
+   * the key's new version, or none if it is absent.
+   *
+   * @since 0.2.0
+   */
+  readonly expire: (
+    store: string,
+    key: string,
+    ttl: Duration.DurationInput,
+    options?: ExpireOptions
+  ) => Effect.Effect<Option.Option<number>, ExpireError>
+  /**
+   * Removes `key`'s expiry, keeping its value (Redis `PERSIST`); the key's new version (its
+   * version as it is if it had no expiry), or none if it is absent.
+   *
+   * @since 0.2.0
+   */
+  readonly persist: (store: string, key: string, options?: ExpireOptions) => Effect.Effect<Option.Option<number>, ExpireError>
+  /**
+   * Applies checks and operations to `store` as one write: all or nothing, also through a crash,
+   * every operation at the same new version, which it returns (the store's version as it is if
+   * nothing changed). Every failed check is named in `AtomicCheckFailed`. Operations: `put`
+   * (with an optional `ttl`), `delete`, `increment` (`by` default 1; an absent key counts as 0;
+   * the key keeps its expiry; `NotANumber` for a value that is not a number).
+   *
+   * @since 0.2.0
+   */
+  readonly atomic: (store: string, write: AtomicWrite) => Effect.Effect<number, AtomicError>
   /** Whether `key` is present. */
   readonly has: (store: string, key: string) => Effect.Effect<boolean, ReadError>
   /** Removes `key`; returns whether it was present. */
@@ -242,6 +342,15 @@ const outcomeOf = (store: string) => <E>(error: E): E | OutcomeUnknown =>
     ? new OutcomeUnknown({ store, reason: reasonOf(error) })
     : error
 
+const noTtl = Either.right(undefined)
+
+/**
+ * A write of one key fails as the store's writes do, but never with the failures of an atomic
+ * write: a type narrowing, at no cost on the hot path (a `catchTags` is an effect per write).
+ */
+const singleKey = <A, E>(write: Effect.Effect<A, E | AtomicCheckFailed | NotANumber>) =>
+  write as Effect.Effect<A, Exclude<E, AtomicCheckFailed | NotANumber>>
+
 /**
  * Builds the service on a supervision tree whose `storage` child is built from `storage` (see
  * `Tree`); the stores live as long as the scope.
@@ -255,7 +364,10 @@ export const make = <E, R>(
 ): Effect.Effect<KVService, E, R | Scope.Scope> =>
   Effect.gen(function*() {
     const limits: Limits = { ...defaultLimits, ...options.limits }
+    // One clock for every store and every read, so that they agree on what has expired.
+    const clock = yield* Effect.clock
     const tree = yield* Tree.make(storage, {
+      clock,
       ...(options.mailboxCapacity === undefined ? {} : { capacity: options.mailboxCapacity }),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
@@ -304,18 +416,28 @@ export const make = <E, R>(
         invalid,
         registry.find,
         (store, use) => onStore(store, use),
-        (running, key) => Effect.map(Ref.get(running.entries), (entries) => f(HashMap.get(entries, key)))
+        (running, key) => Effect.map(Ref.get(running.entries), (entries) => f(Expiry.live(HashMap.get(entries, key), clock)))
       )
+    // A write to one key: a write its store took and did not answer is `OutcomeUnknown`.
+    const write = (running: Store.Store, store: string, request: Store.Write, callOptions: Server.CallOptions) =>
+      Effect.mapError(singleKey(running.server.call(request, callOptions)), outcomeOf(store))
+    const touch = (store: string, key: string, ttl: number | undefined, expected: number | undefined) =>
+      withKey(store, key, (running, callOptions) =>
+        Effect.map(write(running, store, { _tag: "Touch", key, ttl, expected }, callOptions), (version) =>
+          version === 0 ? Option.none() : Option.some(version)))
     // The operations on a store as a whole, which may wait for it to stop or start: within the
     // call timeout too, after which they go on, and their caller is told that the outcome is unknown.
     const scope = yield* Effect.scope
     const bounded = <A, E>(store: string, effect: Effect.Effect<A, E>, doing: string) =>
       Deadline.goesOn(effect, scope, timeoutMillis, () =>
         new OutcomeUnknown({ store, reason: `it is still ${doing} after ${timeoutMillis} ms` }))
+    // The entries and their earliest deadline read in one step, as the store sets them.
+    const liveSize = (running: Store.Store, entries: HashMap.HashMap<string, Entry>) =>
+      Expiry.liveSize(entries, running.earliestExpiry(), clock.unsafeCurrentTimeMillis())
     const storeInfo = (store: string) =>
       withName(store, (running) =>
         Ref.modify(running.entries, (entries) => {
-          const info: StoreInfo = { size: HashMap.size(entries), version: running.version() }
+          const info: StoreInfo = { size: liveSize(running, entries), version: running.version() }
           return [info, entries] as const
         }))
 
@@ -323,37 +445,51 @@ export const make = <E, R>(
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
       put: (store, key, value, putOptions) =>
         withKey(store, key, (running, callOptions) =>
-          Effect.flatMap(encodeValue(limits, value), (json) =>
-            Effect.mapError(
-              running.server.call({
-                _tag: "Put",
-                key,
-                value,
-                json,
-                expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
-                unless: putOptions?.unlessVersion
-              }, callOptions),
-              outcomeOf(store)
-            ))),
+          Effect.flatMap(encodeValue(limits, value), (json): Effect.Effect<number, WriteError> => {
+            const ttl = putOptions?.ttl === undefined ? noTtl : checkTtl(putOptions.ttl)
+            if (Either.isLeft(ttl)) return Effect.fail(ttl.left)
+            return write(running, store, {
+              _tag: "Put",
+              key,
+              value,
+              json,
+              expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
+              unless: putOptions?.unlessVersion,
+              ttl: ttl.right
+            }, callOptions)
+          })),
       get: read("get", Option.map((entry) => entry.value)),
       getEntry: read("getEntry", identity),
+      expire: (store, key, ttl, expireOptions) =>
+        Effect.flatMap(checkTtl(ttl), (millis) => touch(store, key, millis, expireOptions?.expectedVersion)),
+      persist: (store, key, expireOptions) => touch(store, key, undefined, expireOptions?.expectedVersion),
+      atomic: (store, atomicWrite) =>
+        Effect.flatMap(checkAtomic(limits, atomicWrite), (checked) =>
+          withName(store, (running, callOptions) =>
+            Effect.mapError(running.server.call({ _tag: "Atomic", ...checked }, callOptions), outcomeOf(store)))).pipe(
+            // An atomic write's conditions are its checks, which fail as a whole.
+            Effect.catchTag("VersionMismatch", Effect.die)
+          ),
       has: read("has", Option.isSome),
       delete: (store, key, deleteOptions) =>
         withKey(store, key, (running, callOptions) =>
-          Effect.mapError(
-            running.server.call({ _tag: "Delete", key, expected: deleteOptions?.expectedVersion }, callOptions),
-            outcomeOf(store)
-          )).pipe(Effect.map((version) => version > 0)),
+          Effect.map(
+            write(running, store, { _tag: "Delete", key, expected: deleteOptions?.expectedVersion }, callOptions),
+            (version) => version > 0
+          )),
       keys: (store, keysOptions) =>
         withName(store, (running) =>
-          Effect.flatMap(Ref.get(running.entries), (entries) => Store.keyPage(entries, keysOptions))),
-      size: (store) => withName(store, (running) => Effect.map(Ref.get(running.entries), HashMap.size)),
+          Effect.flatMap(
+            Ref.get(running.entries),
+            (entries) => Store.keyPage(entries, keysOptions, clock.unsafeCurrentTimeMillis())
+          )),
+      size: (store) => withName(store, (running) => Ref.modify(running.entries, (entries) => [liveSize(running, entries), entries])),
       storeInfo,
       clear: (store) =>
         withName(store, (running, callOptions) =>
           Effect.mapError(running.server.call({ _tag: "Clear" }, callOptions), outcomeOf(store))).pipe(
-            // A clear compares no versions: `VersionMismatch` cannot happen.
-            Effect.catchTag("VersionMismatch", Effect.die)
+            // A clear compares no versions and makes no atomic write.
+            Effect.catchTags({ VersionMismatch: Effect.die, AtomicCheckFailed: Effect.die, NotANumber: Effect.die })
           ),
       stores: Effect.flatMap(tree.storage, (storage) => storage.stores),
       dropStore: (store) =>

@@ -5,8 +5,19 @@
  *
  * @since 0.1.0
  */
+import * as Duration from "effect/Duration"
 import * as Either from "effect/Either"
-import { InvalidKey, InvalidName, InvalidValue, ValueTooLarge } from "./Errors.js"
+import * as Option from "effect/Option"
+import {
+  AtomicTooLarge,
+  InvalidKey,
+  InvalidName,
+  InvalidTtl,
+  InvalidValue,
+  TooManyOperations,
+  ValueTooLarge
+} from "./Errors.js"
+import type { AtomicCheck, AtomicOperation } from "./Store.js"
 
 /**
  * How large names, keys and values may be.
@@ -21,6 +32,19 @@ export interface Limits {
   readonly maxKeyBytes: number
   /** Largest value, in bytes of its JSON (default 1 MiB). */
   readonly maxValueBytes: number
+  /**
+   * Most checks and operations in one atomic write (default 1,000).
+   *
+   * @since 0.2.0
+   */
+  readonly maxAtomicOperations: number
+  /**
+   * Most bytes of keys and values (JSON) in one atomic write, counted as its log record holds
+   * them (default 16 MiB; at most 255 MiB, as a record holds at most 256 MiB).
+   *
+   * @since 0.2.0
+   */
+  readonly maxAtomicBytes: number
 }
 
 /**
@@ -32,8 +56,21 @@ export interface Limits {
 export const defaultLimits: Limits = {
   maxNameLength: 128,
   maxKeyBytes: 1024,
-  maxValueBytes: 1024 * 1024
+  maxValueBytes: 1024 * 1024,
+  maxAtomicOperations: 1000,
+  // Sixteen values of the largest size, or 1,000 operations of 16 KiB: the record is written and
+  // fsynced while the store's other writes wait, so its size is their latency (~30 ms at 500 MB/s).
+  maxAtomicBytes: 16 * 1024 * 1024
 }
+
+/**
+ * The most `maxAtomicBytes` may be: an atomic write is one log record, and a record holds at most
+ * 256 MiB; larger settings are taken as this.
+ *
+ * @since 0.2.0
+ * @category constants
+ */
+export const maxAtomicBytesCeiling = 255 * 1024 * 1024
 
 const nameCharacters = /^[A-Za-z0-9._-]+$/
 
@@ -293,4 +330,107 @@ const lossyNumber = (text: string): Problem | undefined => {
     }
   }
   return undefined
+}
+
+/**
+ * A time to live as whole milliseconds (rounded up), or `undefined` for `Duration.infinity` (no
+ * expiry); anything but a positive duration of at most 10^15 ms fails with `InvalidTtl`.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const checkTtl = (ttl: Duration.DurationInput): Either.Either<number | undefined, InvalidTtl> => {
+  const duration = Duration.decodeUnknown(ttl)
+  if (Option.isNone(duration)) return Either.left(new InvalidTtl({ reason: `${String(ttl)} is not a duration` }))
+  if (!Duration.isFinite(duration.value)) return Either.right(undefined)
+  const millis = Duration.toMillis(duration.value)
+  if (!(millis > 0)) {
+    return Either.left(new InvalidTtl({ reason: `it must be more than 0, not ${Duration.format(duration.value)}; to remove an expiry, persist the key` }))
+  }
+  if (millis > maxTtlMillis) {
+    return Either.left(new InvalidTtl({ reason: `it is over ${maxTtlMillis} ms (31,000 years); for a key that never expires, give no ttl` }))
+  }
+  return Either.right(Math.ceil(millis))
+}
+
+// Deadlines stay whole numbers of milliseconds well within a double's exact integers.
+const maxTtlMillis = 1e15
+
+/**
+ * An atomic write as the caller gives it: checks, then operations applied in order.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AtomicWrite {
+  /** Each key must be at `version`, or absent (`null`); else nothing is applied (`AtomicCheckFailed`). */
+  readonly checks?: ReadonlyArray<AtomicCheck>
+  readonly ops: ReadonlyArray<
+    | { readonly op: "put"; readonly key: string; readonly value: unknown; readonly ttl?: Duration.DurationInput }
+    | { readonly op: "delete"; readonly key: string }
+    | { readonly op: "increment"; readonly key: string; readonly by?: number }
+  >
+}
+
+/**
+ * Checks an atomic write against the limits: its count, every key, value and ttl, an
+ * increment's `by` (a finite number, default 1), and its size; returns it as the store applies it.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const checkAtomic = (
+  limits: Limits,
+  write: AtomicWrite
+): Either.Either<
+  { readonly checks: ReadonlyArray<AtomicCheck>; readonly operations: ReadonlyArray<AtomicOperation> },
+  InvalidKey | InvalidValue | ValueTooLarge | InvalidTtl | TooManyOperations | AtomicTooLarge
+> => {
+  const checks = write.checks ?? []
+  const count = checks.length + write.ops.length
+  if (count > limits.maxAtomicOperations) {
+    return Either.left(new TooManyOperations({ count, max: limits.maxAtomicOperations }))
+  }
+  for (const check of checks) {
+    const key = checkKey(limits, check.key)
+    if (Either.isLeft(key)) return Either.left(key.left)
+  }
+  const maxBytes = Math.min(limits.maxAtomicBytes, maxAtomicBytesCeiling)
+  // Counted as the record lays them out: a kind, a sized key, and a put's expiry and sized JSON.
+  let bytes = 0
+  let units = 0
+  const operations: Array<AtomicOperation> = []
+  for (const operation of write.ops) {
+    const key = checkKey(limits, operation.key)
+    if (Either.isLeft(key)) return Either.left(key.left)
+    units += operation.key.length
+    bytes += 5
+    if (operation.op === "delete") {
+      operations.push({ op: "delete", key: operation.key })
+    } else if (operation.op === "increment") {
+      const by = operation.by ?? 1
+      if (typeof by !== "number" || !Number.isFinite(by)) {
+        return Either.left(new InvalidValue({ reason: `an increment's by must be a finite number, not ${String(by)}`, path: "$" }))
+      }
+      bytes += 12 + 24 // an increment's result: a number's JSON is at most 24 characters
+      operations.push({ op: "increment", key: operation.key, by })
+    } else {
+      const json = encodeValue(limits, operation.value)
+      if (Either.isLeft(json)) return Either.left(json.left)
+      const ttl = operation.ttl === undefined ? Either.right(undefined) : checkTtl(operation.ttl)
+      if (Either.isLeft(ttl)) return Either.left(ttl.left)
+      units += json.right.length
+      bytes += 12
+      operations.push({ op: "put", key: operation.key, value: operation.value, json: json.right, ttl: ttl.right })
+    }
+  }
+  // A UTF-16 unit is at most 3 bytes of UTF-8: most writes need no count.
+  if (bytes + 3 * units > maxBytes) {
+    for (const operation of operations) {
+      bytes += Buffer.byteLength(operation.key)
+      if (operation.op === "put") bytes += Buffer.byteLength(operation.json)
+    }
+    if (bytes > maxBytes) return Either.left(new AtomicTooLarge({ bytes, maxBytes }))
+  }
+  return Either.right({ checks, operations })
 }

@@ -7,18 +7,25 @@
  * answers the callers. Reads do not queue: they read the `Ref`, so a read that starts after a
  * write was acknowledged sees it.
  *
+ * Keys may carry a deadline (`expiresAt`). A batch first expires the keys whose deadline has
+ * passed (an `Expire` change each, at most 10,000 a batch), so its writes find them absent; one
+ * timer per store wakes it at the earliest deadline to do so when no write comes. Reads treat a
+ * key past its deadline as absent before its `Expire` is written.
+ *
  * If the log fails (a full disk, an I/O error), the writes of that batch fail with the storage
  * error and nothing of them is applied: the log has cut them back out. The store does not crash:
  * it keeps serving reads from its acknowledged state and answers every write that would change
  * something with that error at once, while a fiber of the store probes the log with backoff; once
- * the disk takes writes again, so does the store, by itself.
+ * the disk takes writes again, so does the store, by itself (and expires what fell due meanwhile).
  *
  * @since 0.1.0
  */
+import type * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
+import * as Metric from "effect/Metric"
 import * as Option from "effect/Option"
 import * as Ref from "effect/Ref"
 import type * as Scope from "effect/Scope"
@@ -26,13 +33,17 @@ import * as Server from "../otp/Server.js"
 import { applyChange, type Change, type Entry } from "../storage/Change.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { Storage, type StoreLog } from "../storage/Storage.js"
-import { InvalidQuery, VersionMismatch } from "./Errors.js"
+import { AtomicCheckFailed, InvalidQuery, NotANumber, VersionMismatch } from "./Errors.js"
+import * as Atomic from "./internal/atomic.js"
+import * as Expiry from "./internal/expiry.js"
 import * as Probe from "./internal/probe.js"
 
 /**
  * A write as the store's server receives it. `expected` is a compare-and-set condition:
  * `undefined` writes unconditionally, `null` only if the key is absent, a number only if the
- * key's version is that number. A put's `unless` refuses it if the key is at that version.
+ * key's version is that number. A put's `unless` refuses it if the key is at that version. A
+ * `ttl` is in whole milliseconds from the batch's clock reading; a put without one clears the
+ * key's expiry, a touch without one removes it.
  *
  * @since 0.1.0
  * @category models
@@ -45,9 +56,41 @@ export type Write =
     readonly json: string
     readonly expected: number | null | undefined
     readonly unless: number | undefined
+    /** @since 0.2.0 */
+    readonly ttl: number | undefined
   }
   | { readonly _tag: "Delete"; readonly key: string; readonly expected: number | undefined }
   | { readonly _tag: "Clear" }
+  | {
+    readonly _tag: "Touch"
+    readonly key: string
+    readonly ttl: number | undefined
+    readonly expected: number | undefined
+  }
+  | { readonly _tag: "Atomic"; readonly checks: ReadonlyArray<AtomicCheck>; readonly operations: ReadonlyArray<AtomicOperation> }
+
+/**
+ * A check of an atomic write: the key is at `version`, or absent (`null`).
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface AtomicCheck {
+  readonly key: string
+  readonly version: number | null
+}
+
+/**
+ * An operation of an atomic write as the store applies it: a put's value is already checked and
+ * serialised, its `ttl` in whole milliseconds; an increment's `by` is a finite number.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type AtomicOperation =
+  | { readonly op: "put"; readonly key: string; readonly value: unknown; readonly json: string; readonly ttl: number | undefined }
+  | { readonly op: "delete"; readonly key: string }
+  | { readonly op: "increment"; readonly key: string; readonly by: number }
 
 /**
  * Why a write failed inside the store.
@@ -55,7 +98,17 @@ export type Write =
  * @since 0.1.0
  * @category errors
  */
-export type WriteError = VersionMismatch | StorageFailure
+export type WriteError = VersionMismatch | AtomicCheckFailed | NotANumber | StorageFailure
+
+/**
+ * What the store's server takes besides writes: the timer's word that a deadline has passed.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface ExpireDue {
+  readonly _tag: "ExpireDue"
+}
 
 /**
  * A running store.
@@ -67,10 +120,12 @@ export interface Store {
   readonly name: string
   /**
    * The server that applies writes. Its reply is a number: a put's new version; for a delete,
-   * the version of the delete or 0 if the key was absent; for a clear, the count of keys removed.
+   * the version of the delete or 0 if the key was absent; for a clear, the count of keys removed;
+   * for a touch, the key's new version (its version as it is when nothing changes), 0 if absent;
+   * for an atomic write, its version (the store's version as it is when it changes nothing).
    */
-  readonly server: Server.Server<Write, number, WriteError>
-  /** The acknowledged state; only the server writes it. */
+  readonly server: Server.Server<Write, number, WriteError, ExpireDue>
+  /** The acknowledged state; only the server writes it. Entries past their deadline are absent to readers. */
   readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
   /**
    * The version of the state in `entries` (of the store's last change), set in the same step as
@@ -81,6 +136,13 @@ export interface Store {
   readonly version: () => number
   /** Rewrites the store's log as a snapshot of its acknowledged state (compaction on demand). */
   readonly compact: Effect.Effect<void, StorageFailure>
+  /**
+   * A lower bound of the deadlines in `entries` (`Infinity` if none has one): while it is ahead
+   * of the clock, no entry is past its deadline.
+   *
+   * @since 0.2.0
+   */
+  readonly earliestExpiry: () => number
 }
 
 /**
@@ -100,7 +162,32 @@ export interface StoreOptions {
    * @since 0.2.0
    */
   readonly tracing?: boolean
+  /**
+   * The clock of deadlines and of the expiry timer (default: the one in context when the store
+   * starts). `KV` passes the one it captured, so that stores and reads agree.
+   *
+   * @since 0.2.0
+   */
+  readonly clock?: Clock.Clock
 }
+
+/**
+ * Counts the keys removed because their deadline passed, in every store: each one an `Expire`
+ * change in its store's log.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const expiredKeys: Metric.Metric.Counter<number> = Expiry.expiredKeys
+
+/**
+ * Whether `entry` is past its deadline at `now` (epoch milliseconds): then it is absent to every
+ * read, even before its store has written its `Expire`.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const isExpired: (entry: Entry, now: number) => boolean = Expiry.isExpired
 
 interface State {
   readonly log: StoreLog
@@ -110,8 +197,31 @@ interface State {
   readonly degraded: Probe.Degraded | undefined
 }
 
+/** What a store's server works with besides its state: all owned by its fiber. */
+interface Owned {
+  readonly name: string
+  readonly ref: Ref.Ref<HashMap.HashMap<string, Entry>>
+  readonly clock: Clock.Clock
+  readonly deadlines: Expiry.Deadlines
+  readonly timer: Expiry.Timer
+  /** Wakes the store to expire what is due: after its log recovers, as the timer would have. */
+  readonly fire: Effect.Effect<void>
+  /** The store's scope: its probe runs there. */
+  readonly scope: Scope.Scope
+  /** The version of the entries in `ref`. */
+  version: number
+  /** A lower bound of the deadlines of the entries in `ref`. */
+  earliest: number
+}
+
+// Expiring more keys than this in one batch would hold back the writes waiting behind it.
+const maxExpiriesPerBatch = 10_000
+
+const expireDue: ExpireDue = { _tag: "ExpireDue" }
+
 /**
  * Opens the store's log from `Storage`, recovers its state, and starts its server in the scope.
+ * Keys recovered past their deadline are expired at once.
  *
  * @since 0.1.0
  * @category constructors
@@ -122,22 +232,33 @@ export const start = (
 ): Effect.Effect<Store, StorageFailure, Storage | Scope.Scope> =>
   Effect.gen(function*() {
     const storage = yield* Storage
-    const scope = yield* Effect.scope
+    const clock = options.clock ?? (yield* Effect.clock)
     const log = yield* storage.open(name)
     const ref = yield* Ref.make(log.recovered.entries)
-    let version = log.recovered.sequence
-    const publish = (entries: HashMap.HashMap<string, Entry>, sequence: number) => {
-      version = sequence
-      return entries
+    let server: Server.Server<Write, number, WriteError, ExpireDue> | undefined
+    // Overloaded or stopped: the writes in the mailbox expire the due keys as they commit.
+    const fire = Effect.suspend(() => server === undefined ? Effect.void : Effect.ignore(server.cast(expireDue)))
+    const deadlines = Expiry.Deadlines.of(log.recovered.entries)
+    const owned: Owned = {
+      name,
+      ref,
+      clock,
+      deadlines,
+      timer: yield* Expiry.timer(clock, fire),
+      fire,
+      scope: yield* Effect.scope,
+      version: log.recovered.sequence,
+      earliest: deadlines.earliest()
     }
-    const server = yield* Server.start<State, Write, number, WriteError>({
+    server = yield* Server.start<State, Write, number, WriteError, ExpireDue>({
       init: Effect.succeed({
         log,
         entries: log.recovered.entries,
         sequence: log.recovered.sequence,
         degraded: undefined
       }),
-      handleCalls: (writes, state) => commit(name, ref, publish, scope, writes, state)
+      handleCalls: (writes, state) => commit(owned, writes, state),
+      handleCast: (_, state) => Effect.map(commit(owned, [], state), ([, next]) => next)
     }, {
       name: `store:${name}`,
       spanName: "kv.batch",
@@ -145,53 +266,96 @@ export const start = (
       capacity: options.capacity ?? 10_000,
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open
-    return { name, server, entries: ref, version: () => version, compact: log.compact }
+    yield* owned.timer.wakeBy(deadlines.earliest())
+    return {
+      name,
+      server,
+      entries: ref,
+      version: () => owned.version,
+      compact: log.compact,
+      earliestExpiry: () => owned.earliest
+    }
   })
 
-/** Applies a batch of writes: check each, append the changes as one batch, then publish. */
+/**
+ * Applies a batch of writes: expire the keys that are due, check each write, append the changes
+ * as one batch, then publish.
+ */
 const commit = (
-  store: string,
-  ref: Ref.Ref<HashMap.HashMap<string, Entry>>,
-  publish: (entries: HashMap.HashMap<string, Entry>, sequence: number) => HashMap.HashMap<string, Entry>,
-  scope: Scope.Scope,
+  owned: Owned,
   writes: ReadonlyArray<Write>,
   state: State
 ) =>
   Effect.gen(function*() {
+    const store = owned.name
+    // One clock reading per batch: its deadlines and its expiries agree.
+    const now = owned.clock.unsafeCurrentTimeMillis()
     let entries = HashMap.beginMutation(state.entries)
     let sequence = state.sequence
     const changes: Array<Change> = []
     const exits: Array<Exit.Exit<number, WriteError>> = []
-    // Apply `change` and answer its write with `reply` once the batch is durable.
-    const record = (change: Change, reply: number) => {
+    const apply = (change: Change) => {
       entries = applyChange(entries, change)
       changes.push(change)
+    }
+    // Apply `change` and answer its write with `reply` once the batch is durable.
+    const record = (change: Change, reply: number) => {
+      apply(change)
       exits.push(Exit.succeed(reply))
     }
+    const due = owned.deadlines.takeDue(entries, now, maxExpiriesPerBatch)
+    for (const key of due.keys) apply({ _tag: "Expire", key, version: ++sequence })
+    const deadline = (ttl: number | undefined) => ttl === undefined ? undefined : now + ttl
     for (const write of writes) {
       if (write._tag === "Clear") {
-        const size = HashMap.size(entries)
+        const size = Expiry.liveSize(entries, owned.deadlines.earliest(), now)
         if (size === 0) exits.push(Exit.succeed(0))
         else record({ _tag: "Clear", version: ++sequence }, size)
         continue
       }
-      const current = HashMap.get(entries, write.key)
-      const actual = Option.isSome(current) ? current.value.version : null
+      if (write._tag === "Atomic") {
+        const outcome = Atomic.apply(entries, write.checks, write.operations, sequence + 1, now)
+        if (outcome._tag === "CheckFailed") exits.push(Exit.fail(new AtomicCheckFailed({ store, failed: outcome.failed })))
+        else if (outcome._tag === "NotANumber") {
+          exits.push(Exit.fail(new NotANumber({ store, key: outcome.key, reason: outcome.reason })))
+        } else if (outcome.changes.length === 0) exits.push(Exit.succeed(sequence))
+        else record({ _tag: "Atomic", version: ++sequence, changes: outcome.changes }, sequence)
+        continue
+      }
+      const found = HashMap.get(entries, write.key)
+      // A key past its deadline whose expiry this batch could not take yet is absent all the same.
+      const current = Option.isSome(found) && !Expiry.isExpired(found.value, now) ? found.value : undefined
+      const actual = current === undefined ? null : current.version
       if (write.expected !== undefined && write.expected !== actual) {
         exits.push(Exit.fail(new VersionMismatch({ store, key: write.key, expected: write.expected, actual })))
       } else if (write._tag === "Put" && write.unless !== undefined && write.unless === actual) {
         exits.push(Exit.fail(new VersionMismatch({ store, key: write.key, expected: null, actual, unlessVersion: actual })))
       } else if (write._tag === "Put") {
         const version = ++sequence
-        record({ _tag: "Put", key: write.key, value: write.value, json: write.json, version, expiresAt: undefined }, version)
-      } else if (actual === null) {
+        record({
+          _tag: "Put",
+          key: write.key,
+          value: write.value,
+          json: write.json,
+          version,
+          expiresAt: deadline(write.ttl)
+        }, version)
+      } else if (current === undefined) {
         exits.push(Exit.succeed(0))
-      } else {
+      } else if (write._tag === "Delete") {
         const version = ++sequence
         record({ _tag: "Delete", key: write.key, version }, version)
+      } else if (write.ttl === undefined && current.expiresAt === undefined) {
+        exits.push(Exit.succeed(current.version)) // nothing to remove
+      } else {
+        const version = ++sequence
+        record({ _tag: "Touch", key: write.key, version, expiresAt: deadline(write.ttl) }, version)
       }
     }
-    if (changes.length === 0) return [exits, state] as const
+    if (changes.length === 0) {
+      yield* owned.timer.wakeBy(owned.deadlines.earliest())
+      return [exits, state] as const
+    }
 
     const after = { entries: HashMap.endMutation(entries), sequence }
     const degraded = state.degraded === undefined ? undefined : yield* Probe.current(state.degraded)
@@ -199,13 +363,24 @@ const commit = (
       ? yield* Effect.either(state.log.append(changes, after))
       : Either.left(degraded.error)
     if (Either.isLeft(appended)) {
-      // Nothing of the batch was applied: every write that changed something gets the error.
+      // Nothing of the batch was applied: every write that changed something gets the error. The
+      // due keys stay due; the timer is not rearmed (it would fire at once, again and again): the
+      // probe wakes the store once the log has recovered.
+      owned.deadlines.restore(due)
       const failed = Exit.fail(appended.left)
-      const next = degraded ?? (yield* Probe.start(store, appended.left, state.log.recover, scope))
+      const next = degraded ?? (yield* Probe.start(store, appended.left, state.log.recover, owned.scope, owned.fire))
       return [exits.map((exit) => Exit.isSuccess(exit) ? failed : exit), { ...state, degraded: next }] as const
     }
-    // The state and its version change in one synchronous step: a reader sees both or neither.
-    yield* Ref.update(ref, () => publish(after.entries, sequence))
+    owned.deadlines.track(changes, after.entries)
+    // The state, its version and its earliest deadline change in one synchronous step: a reader
+    // sees all of them or none.
+    yield* Ref.update(owned.ref, () => {
+      owned.version = sequence
+      owned.earliest = owned.deadlines.earliest()
+      return after.entries
+    })
+    if (due.keys.length > 0) yield* Metric.incrementBy(Expiry.expiredKeys, due.keys.length)
+    yield* owned.timer.wakeBy(owned.deadlines.earliest())
     return [exits, { ...state, entries: after.entries, sequence, degraded: undefined }] as const
   })
 
@@ -252,7 +427,8 @@ export const defaultPageSize = 100
 export const maxPageSize = 1000
 
 /**
- * One page of the keys of `entries`, in ascending order (by UTF-16 code units).
+ * One page of the keys of `entries`, in ascending order (by UTF-16 code units), leaving out the
+ * keys past their deadline at `now` (epoch milliseconds; by default none is).
  * It scans every key once and keeps only the page in order: O(n log limit), no full sort.
  *
  * @since 0.1.0
@@ -260,7 +436,8 @@ export const maxPageSize = 1000
  */
 export const keyPage = (
   entries: HashMap.HashMap<string, Entry>,
-  options: KeysOptions = {}
+  options: KeysOptions = {},
+  now = -Infinity
 ): Effect.Effect<KeyPage, InvalidQuery> => {
   const limit = options.limit ?? defaultPageSize
   if (!Number.isInteger(limit) || limit < 1 || limit > maxPageSize) {
@@ -272,8 +449,8 @@ export const keyPage = (
   const smallest: Array<string> = []
   // forEach, not HashMap.keys: at 1M keys a page takes 0.59x the time (first page), 0.73x
   // (prefix), 0.66x (after): medians of 7 interleaved rounds each, on the shared 2-core machine.
-  HashMap.forEach(entries, (_, key) => {
-    if (!key.startsWith(prefix) || (after !== undefined && key <= after)) return
+  HashMap.forEach(entries, (entry, key) => {
+    if (!key.startsWith(prefix) || (after !== undefined && key <= after) || Expiry.isExpired(entry, now)) return
     if (smallest.length > limit && key >= smallest[limit]!) return
     smallest.splice(insertionPoint(smallest, key), 0, key)
     if (smallest.length > limit + 1) smallest.pop()

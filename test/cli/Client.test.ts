@@ -41,6 +41,80 @@ describe("effect-kv client commands", () => {
       expect((yield* run("del", "users", "ada")).code).toBe(1)
     }))
 
+  it.scopedLive("put --ttl, expire and persist set and remove a key's expiry", () =>
+    Effect.gen(function*() {
+      const server = yield* Cli.serve(yield* Cli.tempDir)
+      const run = (...args: ReadonlyArray<string>) => Cli.run([...args, "--url", server.url])
+      const expiresAt = (key: string) =>
+        Effect.map(Effect.promise(() => fetch(`${server.url}/stores/s/keys/${key}`)), (response) => response.headers.get("kv-expires-at"))
+
+      const before = Date.now()
+      const put = yield* run("put", "s", "k", "\"v\"", "--ttl", "30")
+      expect(put).toMatchObject({ code: 0, stderr: "" })
+      expect(Number(yield* expiresAt("k"))).toBeGreaterThanOrEqual(before + 30_000)
+
+      const expire = yield* run("expire", "s", "k", "3600.5")
+      expect(expire).toMatchObject({ code: 0, stderr: "" })
+      const { version } = JSON.parse(expire.stdout) as { version: number }
+      expect(version).toBeGreaterThan((JSON.parse(put.stdout) as { version: number }).version)
+      expect(Number(yield* expiresAt("k"))).toBeGreaterThanOrEqual(before + 3_600_500)
+
+      const persist = yield* run("persist", "s", "k")
+      expect(persist).toMatchObject({ code: 0, stderr: "" })
+      expect((JSON.parse(persist.stdout) as { version: number }).version).toBeGreaterThan(version)
+      expect(yield* expiresAt("k")).toBeNull()
+      expect((yield* run("get", "s", "k")).stdout).toBe("\"v\"\n")
+
+      const absent = yield* run("expire", "s", "nobody", "10")
+      expect(absent.code).toBe(1)
+      expect(absent.stderr).toBe("error: key \"nobody\" is not in store \"s\"; list its keys with: effect-kv keys s (NotFound)\n")
+      expect((yield* run("persist", "s", "nobody")).code).toBe(1)
+    }))
+
+  it.scopedLive("atomic applies a write from stdin or --file; a refusal names every failed check", () =>
+    Effect.gen(function*() {
+      const dir = yield* Cli.tempDir
+      const server = yield* Cli.serve(dir)
+      const run = (args: ReadonlyArray<string>, input?: string) =>
+        Cli.run([...args, "--url", server.url], input === undefined ? {} : { input })
+
+      const first = yield* run(["atomic", "s"], JSON.stringify({
+        checks: [{ key: "a", version: null }],
+        ops: [{ op: "put", key: "a", value: { n: 1 }, ttl: 60 }, { op: "increment", key: "count" }]
+      }))
+      expect(first).toMatchObject({ code: 0, stderr: "" })
+      const { version } = JSON.parse(first.stdout) as { version: number }
+      expect((yield* run(["get", "s", "count"])).stdout).toBe("1\n")
+
+      const file = `${dir}/write.json`
+      yield* Effect.promise(() =>
+        import("node:fs/promises").then((fs) =>
+          fs.writeFile(file, JSON.stringify({ checks: [{ key: "a", version }], ops: [{ op: "delete", key: "a" }, { op: "increment", key: "count", by: 10 }] }))
+        )
+      )
+      const second = yield* run(["atomic", "s", "--file", file])
+      expect(second).toMatchObject({ code: 0, stderr: "" })
+      expect((yield* run(["get", "s", "count"])).stdout).toBe("11\n")
+
+      const refused = yield* run(["atomic", "s"], JSON.stringify({
+        checks: [{ key: "a", version }, { key: "count", version: null }],
+        ops: [{ op: "put", key: "x", value: 1 }]
+      }))
+      expect(refused.code).toBe(1)
+      expect(refused.stderr).toBe(
+        `error: the atomic write to store "s" was not applied: key "a" is absent, not at version ${version}; ` +
+          `key "count" is at version ${version + 1}, not absent; read the keys again and retry (AtomicCheckFailed)\n`
+      )
+      const notNumber = yield* run(["atomic", "s"], JSON.stringify({ ops: [{ op: "put", key: "t", value: "x" }, { op: "increment", key: "t" }] }))
+      expect(notNumber.code).toBe(1)
+      expect(notNumber.stderr).toMatch(/^error: cannot increment key "t" in store "s": .*\(NotANumber\)\n$/)
+
+      const badJson = yield* run(["atomic", "s"], "{\"ops\": [{\"op\": \"put\", \"key\": \"k\"}]}")
+      expect(badJson.code).toBe(1)
+      expect(badJson.stderr).toBe("error: stdin is not valid JSON: ops.0.value: is missing\n")
+      expect((yield* run(["get", "s", "x"])).code).toBe(1)
+    }))
+
   it.scopedLive("the server's refusals are one line with its message", () =>
     Effect.gen(function*() {
       const server = yield* Cli.serve(yield* Cli.tempDir)

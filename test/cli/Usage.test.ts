@@ -2,7 +2,22 @@ import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
 import * as Cli from "./cli.js"
 
-const commands = ["serve", "get", "put", "del", "keys", "stores", "restart", "verify", "compact", "export", "import"]
+const commands = [
+  "serve",
+  "get",
+  "put",
+  "del",
+  "keys",
+  "stores",
+  "restart",
+  "expire",
+  "persist",
+  "atomic",
+  "verify",
+  "compact",
+  "export",
+  "import"
+]
 
 // Each option and the variable it can come from.
 const environment: Record<string, string> = {
@@ -91,7 +106,11 @@ describe("effect-kv usage", () => {
     [["keys", "s", "--limit", "many"], /integer/],
     [["serve", "--sync", "sometimes"], /always/],
     [["serve", "--port", "http"], /integer/],
-    [["serve", "--timeout", "0"], /--timeout must be more than 0 seconds/]
+    [["serve", "--timeout", "0"], /--timeout must be more than 0 seconds/],
+    [["put", "s", "k", "1", "--ttl", "0"], /ttl: send the seconds until the key expires, a number above 0/],
+    [["put", "s", "k", "1", "--ttl", "30s"], /ttl: send the seconds/],
+    [["expire", "s", "k", "-1"], /ttl: send the seconds/],
+    [["atomic", "s", "--file", "/nonexistent/write.json"], /nonexistent/]
   ]
 
   it.live.each(badArguments)("a bad argument %j is one line on stderr and exit code 2", ([args, message]) =>

@@ -13,13 +13,38 @@ describe("typed client", () => {
       const client = yield* Client.make({ baseUrl: yield* serve({ token: "t" }), token: "t" })
       const path = { store: "users", key: "ada/lovelace %" }
       expect(yield* client.health.check()).toEqual({ status: "ok" })
-      const { version } = yield* client.keys.put({ path, payload: { name: "Ada" }, headers: {} })
+      const { version } = yield* client.keys.put({ path, payload: { name: "Ada" }, urlParams: {}, headers: {} })
       expect(yield* client.keys.get({ path, headers: {} })).toEqual({ name: "Ada" })
       const stale = yield* Effect.flip(
-        client.keys.put({ path, payload: 1, headers: { "if-match": version + 1 } })
+        client.keys.put({ path, payload: 1, urlParams: {}, headers: { "if-match": version + 1 } })
       )
       expect(kind(stale)).toEqual(["PreconditionFailed", "VersionMismatch"])
-      yield* client.keys.put({ path, payload: { name: "Ada King" }, headers: { "if-match": version } })
+      const { version: king } = yield* client.keys.put({
+        path,
+        payload: { name: "Ada King" },
+        urlParams: { ttl: 60 },
+        headers: { "if-match": version }
+      })
+      const { version: extended } = yield* client.keys.expire({ path, payload: { ttl: 3600 }, headers: { "if-match": king } })
+      const { version: persisted } = yield* client.keys.persist({ path, headers: {} })
+      expect(persisted).toBeGreaterThan(extended)
+      const { version: counted } = yield* client.atomic.write({
+        path: { store: "users" },
+        payload: { checks: [{ key: path.key, version: persisted }], ops: [{ op: "increment", key: "count", by: 2 }] }
+      })
+      expect(counted).toBeGreaterThan(persisted)
+      const checked = yield* Effect.flip(client.atomic.write({
+        path: { store: "users" },
+        payload: { checks: [{ key: "count", version: null }], ops: [] }
+      }))
+      expect(kind(checked)).toEqual(["ChecksFailed", "AtomicCheckFailed"])
+      expect(checked._tag === "ChecksFailed" && checked.failed).toEqual([{ key: "count", expected: null, actual: counted }])
+      const notNumber = yield* Effect.flip(client.atomic.write({
+        path: { store: "users" },
+        payload: { ops: [{ op: "increment", key: path.key }] }
+      }))
+      expect(kind(notNumber)).toEqual(["Conflict", "NotANumber"])
+      yield* client.keys.delete({ path: { store: "users", key: "count" }, headers: {} })
       expect(yield* client.keys.list({ path: { store: "users" }, urlParams: { limit: 10 } })).toEqual({
         keys: ["ada/lovelace %"],
         next: Option.none()

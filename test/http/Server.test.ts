@@ -448,14 +448,17 @@ describe("HTTP server", () => {
         expect(routes.sort()).toEqual([
           "DELETE /stores/{store}",
           "DELETE /stores/{store}/keys/{key}",
+          "DELETE /stores/{store}/keys/{key}/ttl",
           "GET /health",
           "GET /metrics",
           "GET /stores",
           "GET /stores/{store}",
           "GET /stores/{store}/keys",
           "GET /stores/{store}/keys/{key}",
+          "POST /stores/{store}/atomic",
           "POST /stores/{store}/restart",
-          "PUT /stores/{store}/keys/{key}"
+          "PUT /stores/{store}/keys/{key}",
+          "PUT /stores/{store}/keys/{key}/ttl"
         ])
         const put = paths["/stores/{store}/keys/{key}"]!["put"] as { responses: Record<string, unknown> }
         expect(Object.keys(put.responses).sort()).toEqual(["200", "400", "401", "412", "413", "415", "503", "504", "507"])

@@ -9,6 +9,7 @@ import { Cause, Effect, Exit, Layer, Metric, Option } from "effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { KV, type KVService } from "../../src/kv/KV.js"
+import { expiredKeys } from "../../src/kv/internal/expiry.js"
 import { storeRestarts } from "../../src/kv/Stores.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { diskFull } from "../storage/fixtures/FaultyFileSystem.js"
@@ -108,6 +109,27 @@ describe("a storage fault is not a crash", () => {
         expect(yield* restarts).toBe(restartsBefore)
       }).pipe(Effect.provide(KV.layerFrom(Storage.layerFile({ dataDir }).pipe(Layer.provide(disk.layer)))))
       expect([...(yield* reopened(dataDir, "s")).keys()].sort()).toEqual(["after", "before"])
+    }))
+
+  it.scopedLive("keys that fall due while the disk is full are expired once it recovers, with no write to wake the store", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* tempDir
+      const disk = diskFull()
+      const expired = Effect.map(Metric.value(expiredKeys), (state) => state.count)
+      yield* Effect.gen(function*() {
+        const kv = yield* KV
+        yield* kv.put("s", "kept", 1)
+        yield* kv.put("s", "brief", 1, { ttl: "100 millis" })
+        disk.setSpace(0)
+        expect((yield* refusal(kv.put("s", "refused", 1)))._tag).toBe("DiskFull")
+        const expiredBefore = yield* expired
+        // Hidden from reads at its deadline; its Expire cannot be written while the disk is full.
+        while (Option.isSome(yield* kv.get("s", "brief"))) yield* Effect.sleep("10 millis")
+        expect(yield* expired).toBe(expiredBefore)
+        disk.setSpace(Number.POSITIVE_INFINITY)
+        while ((yield* expired) === expiredBefore) yield* Effect.sleep("10 millis")
+      }).pipe(Effect.provide(KV.layerFrom(Storage.layerFile({ dataDir }).pipe(Layer.provide(disk.layer)))))
+      expect([...(yield* reopened(dataDir, "s")).keys()]).toEqual(["kept"])
     }))
 
   const tmpfs = mountTmpfs("512k")

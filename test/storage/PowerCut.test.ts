@@ -1,7 +1,8 @@
 /**
  * Simulated power cuts: a file system that, at a seeded moment, loses every byte no later fsync
  * covered (dropped, cut short or garbled) and undoes every rename whose folder was not fsynced.
- * Recovery must then hold every acknowledged write. `KV_POWER_SEEDS` sets how many seeds run.
+ * Recovery must then hold every acknowledged write, and each atomic write entirely or not at all.
+ * `KV_POWER_SEEDS` sets how many seeds run.
  */
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
@@ -16,6 +17,7 @@ import * as HashMap from "effect/HashMap"
 import { applyChange, type Change, type Entry, type Put } from "../../src/storage/Change.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { Acks, checkRecovered } from "./fixtures/Acks.js"
+import { AtomicAcks, atomicWorkload, checkAtomicGroups } from "./fixtures/AtomicGroups.js"
 import { powerCut } from "./fixtures/FaultyFileSystem.js"
 import { random, workload } from "./fixtures/Workload.js"
 
@@ -110,27 +112,45 @@ const storeWorkload = (log: Storage.StoreLog, next: () => number, batches: numbe
   })
 
 describe("power cut", () => {
-  it("recovery holds every acknowledged write, whatever moment the power goes", async () => {
+  it("recovery holds every acknowledged write and each atomic write whole or not at all, whatever moment the power goes", async () => {
+    let atomicWrites = 0
     for (let seed = 1; seed <= seeds; seed++) {
       const dataDir = tempDir()
       const disk = powerCut()
       const acks = new Acks()
+      const atomicAcks = new AtomicAcks()
       disk.cutAt(1 + Math.floor(random(seed)() * 300))
-      await Effect.runPromise(workload({
-        seed,
-        workers: 4,
-        writesPerWorker: 150,
-        stores: ["one", "Two"],
-        keys: 5,
-        onAttempt: (write) => Effect.sync(() => acks.attempt(write)),
-        onAck: (write, version) => acks.acknowledge(write, version)
-      }).pipe(Effect.provide(kvOn(disk.layer, { dataDir, sync: "always", writers: 2, compaction: { minDeadRecords: 10 } }))))
+      await Effect.runPromise(Effect.zip(
+        workload({
+          seed,
+          workers: 4,
+          writesPerWorker: 150,
+          stores: ["one", "Two"],
+          keys: 5,
+          onAttempt: (write) => Effect.sync(() => acks.attempt(write)),
+          onAck: (write, version) => acks.acknowledge(write, version)
+        }),
+        atomicWorkload({
+          store: "three",
+          workers: 3,
+          writesPerWorker: 50,
+          onAttempt: (write) => Effect.sync(() => atomicAcks.attempt(write)),
+          onAck: (write, version) => atomicAcks.acknowledge(write, version)
+        }),
+        { concurrent: true }
+      ).pipe(Effect.provide(kvOn(disk.layer, { dataDir, sync: "always", writers: 2, compaction: { minDeadRecords: 10 } }))))
       disk.reboot(seed)
       fs.rmSync(path.join(dataDir, "LOCK"), { force: true }) // the machine restarted: no process holds it
-      const problems = await Effect.runPromise(checkRecovered(acks).pipe(Effect.provide(KV.layer({ dataDir }))))
+      const problems = await Effect.runPromise(
+        Effect.zipWith(checkRecovered(acks), checkAtomicGroups(atomicAcks, "three"), (a, b) => [...a, ...b]).pipe(
+          Effect.provide(KV.layer({ dataDir }))
+        )
+      )
       expect(problems, `seed ${seed}`).toEqual([])
+      atomicWrites += atomicAcks.acknowledged
       fs.rmSync(dataDir, { recursive: true, force: true })
     }
+    expect(atomicWrites).toBeGreaterThan(0)
   })
 
   it("at the Storage level, every kind of change and each atomic write is entirely there or entirely absent", async () => {

@@ -208,6 +208,9 @@ export const instrument = (service: KVService, observer: Observer): KVService =>
   const put = observer.operator("put", true)
   const del = observer.operator("delete", true)
   const clear = observer.operator("clear", true)
+  const expire = observer.operator("expire", true)
+  const persist = observer.operator("persist", true)
+  const atomic = observer.operator("atomic", true)
   const keys = observer.operator("keys", false)
   const size = observer.operator("size", false)
   const storeInfo = observer.operator("storeInfo", false)
@@ -219,6 +222,9 @@ export const instrument = (service: KVService, observer: Observer): KVService =>
     put: (store, key, value, options) => put(store, service.put(store, key, value, options), key),
     delete: (store, key, options) => del(store, service.delete(store, key, options), key),
     clear: (store) => clear(store, service.clear(store)),
+    expire: (store, key, ttl, options) => expire(store, service.expire(store, key, ttl, options), key),
+    persist: (store, key, options) => persist(store, service.persist(store, key, options), key),
+    atomic: (store, write) => atomic(store, service.atomic(store, write)),
     keys: (store, options) => keys(store, service.keys(store, options)),
     size: (store) => size(store, service.size(store)),
     storeInfo: (store) => storeInfo(store, service.storeInfo(store)),

@@ -38,13 +38,15 @@ export const schedule: Schedule.Schedule<unknown> = Schedule.exponential("100 mi
 
 /**
  * Marks `store` degraded by `error` and forks its probe in `scope` (the store's: it ends with the
- * store). The probe logs once when it starts and once when the log has recovered.
+ * store). The probe logs once when it starts and once when the log has recovered, then runs
+ * `onRecovered`.
  */
 export const start = (
   store: string,
   error: StorageFailure,
   recover: Effect.Effect<void, StorageFailure>,
-  scope: Scope.Scope
+  scope: Scope.Scope,
+  onRecovered: Effect.Effect<void>
 ): Effect.Effect<Degraded> =>
   Effect.gen(function*() {
     const recovered = yield* Deferred.make<void>()
@@ -57,6 +59,7 @@ export const start = (
       Effect.zipRight(Effect.retry(attempt, schedule)),
       Effect.zipRight(Deferred.succeed(recovered, undefined)),
       Effect.zipRight(Effect.logInfo(`store "${store}" takes writes again: its log recovered`)),
+      Effect.zipRight(onRecovered),
       Effect.annotateLogs("store", store),
       // Forked from the store's batch, which cannot be interrupted; the probe must be.
       Effect.interruptible,
