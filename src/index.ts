@@ -35,3 +35,9 @@ export * from "./storage/Errors.js"
 export * as Storage from "./storage/Storage.js"
 export * as Verify from "./storage/Verify.js"
 export { CallTimeout, Overloaded, ServerStopped } from "./otp/Server.js"
+/** `@effect/platform`'s `KeyValueStore` backed by one store: `KVKeyValueStore.layer(store)`. */
+export * as KVKeyValueStore from "./kv/KVKeyValueStore.js"
+/** Stores whose values are encoded and decoded with a `Schema`: `Typed.make(kv, store, schema)`. */
+export * as Typed from "./kv/Typed.js"
+/** What `KV` measures, as Effect `Metric`s: names, `sample` and `snapshot`. */
+export * as Metrics from "./kv/Metrics.js"

@@ -22,6 +22,7 @@ import * as Server from "../http/Server.js"
 import { KV } from "../kv/KV.js"
 import { dataDirOption } from "./DataDir.js"
 import { CannotListen } from "./Errors.js"
+import * as Otlp from "./Otlp.js"
 import { colourEnabled, printLine } from "./Output.js"
 
 const syncPolicies = ["always", "interval", "none"] as const
@@ -79,6 +80,23 @@ const options = {
     ),
     Options.withFallbackConfig(Config.string("KV_CORS_ORIGIN")),
     Options.optional
+  ),
+  metricsPublic: Options.boolean("metrics-public").pipe(
+    Options.withDescription(
+      "Serve GET /metrics without the token, for a Prometheus that holds no secret. Default: the token applies. " +
+        "Environment: KV_METRICS_PUBLIC."
+    ),
+    Options.withFallbackConfig(Config.boolean("KV_METRICS_PUBLIC"))
+  ),
+  otlpUrl: Options.text("otlp-url").pipe(
+    Options.withPseudoName("URL"),
+    Options.withDescription(
+      "Send spans of every request, down to the fsync, to this OTLP/HTTP traces endpoint, such as " +
+        "http://127.0.0.1:4318/v1/traces (needs @effect/opentelemetry installed). Default: none (no tracing). " +
+        "Environment: KV_OTLP_URL."
+    ),
+    Options.withFallbackConfig(Config.string("KV_OTLP_URL")),
+    Options.optional
   )
 }
 
@@ -116,10 +134,14 @@ export const serve = Command.make("serve", options, (args) =>
     port: args.port,
     token: Option.getOrUndefined(Option.map(args.token, Redacted.value)),
     corsOrigins: Option.getOrUndefined(Option.map(args.corsOrigin, originsOf)),
-    requestTimeout: Duration.seconds(args.timeout)
+    requestTimeout: Duration.seconds(args.timeout),
+    metricsPublic: args.metricsPublic
   }).pipe(
     Effect.flatMap((address) => announce(args.dataDir, address)),
     Effect.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync, callTimeout: Duration.seconds(args.timeout) })),
+    // Outside KV's layer: the stores and the server run under the tracer, and spans still
+    // buffered are sent once they have all stopped.
+    Effect.provide(Option.match(args.otlpUrl, { onNone: () => Layer.empty, onSome: Otlp.layer })),
     // Outside KV's layer: by now the requests in flight are answered and every log is closed.
     Effect.onInterrupt(() => printLine("effect-kv stopped: requests in flight answered, every store's log closed")),
     Effect.catchTag("ServeError", (error) =>

@@ -5,6 +5,7 @@
  * | method and path | success |
  * | --- | --- |
  * | `GET /health` | 200 `{"status":"ok"}` |
+ * | `GET /metrics` | 200, the metrics in Prometheus's text format |
  * | `GET /stores` | 200 `{"stores":[...]}` |
  * | `GET /stores/{store}` | 200 `{"size":n,"version":n}` |
  * | `DELETE /stores/{store}` | 204 |
@@ -30,7 +31,7 @@ import * as OpenApi from "@effect/platform/OpenApi"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import * as AST from "effect/SchemaAST"
-import { Authorization } from "./Auth.js"
+import { Authorization, MetricsAuthorization } from "./Auth.js"
 import {
   BadRequest,
   BadRequestResponse,
@@ -263,6 +264,25 @@ export class HealthGroup extends HttpApiGroup.make("health").add(
     .annotate(OpenApi.Summary, "Whether the server is up")
     .annotate(OpenApi.Description, "Answers 200 while the server runs. Needs no token.")
 ).annotate(OpenApi.Description, "Whether the server is up") {}
+
+/**
+ * `GET /metrics`: the metrics in Prometheus's text format; under the token unless the server
+ * makes them public.
+ *
+ * @since 0.2.0
+ * @category groups
+ */
+export class MetricsGroup extends HttpApiGroup.make("metrics").add(
+  HttpApiEndpoint.get("scrape", "/metrics")
+    .addSuccess(HttpApiSchema.Text({ contentType: "text/plain; version=0.0.4; charset=utf-8" }))
+    .annotate(OpenApi.Summary, "Metrics for Prometheus")
+    .annotate(
+      OpenApi.Description,
+      "Every metric of the server (operations, call latency, writer batches and fsyncs, open stores, mailbox depths, " +
+        "restarts) in Prometheus's text exposition format 0.0.4. Needs the token unless the server was started with " +
+        "--metrics-public."
+    )
+).middleware(MetricsAuthorization).annotate(OpenApi.Description, "Metrics for Prometheus") {}
 
 /**
  * The stores: list, describe, drop, restart.
@@ -601,6 +621,7 @@ const documentDecodeFailuresAsBadRequest = (spec: Record<string, unknown>): Reco
  */
 export class KvApi extends HttpApi.make("effect-kv")
   .add(HealthGroup)
+  .add(MetricsGroup)
   .add(StoresGroup)
   .add(KeysGroup)
   .add(AtomicGroup)

@@ -23,6 +23,18 @@ export class Authorization extends HttpApiMiddleware.Tag<Authorization>()("effec
   security: { bearer: HttpApiSecurity.bearer }
 }) {}
 
+/**
+ * Checks the bearer token of `GET /metrics`: the server's token, unless the server makes its
+ * metrics public (`metricsPublic`), as a scraper may hold no secret.
+ *
+ * @since 0.2.0
+ * @category middleware
+ */
+export class MetricsAuthorization extends HttpApiMiddleware.Tag<MetricsAuthorization>()("effect-kv/http/MetricsAuthorization", {
+  failure: UnauthorizedResponse,
+  security: { bearer: HttpApiSecurity.bearer }
+}) {}
+
 // Digests have one length whatever the tokens' lengths, so the comparison leaks neither.
 const digest = (text: string) => createHash("sha256").update(text, "utf8").digest()
 
@@ -32,14 +44,26 @@ const digest = (text: string) => createHash("sha256").update(text, "utf8").diges
  * @since 0.1.0
  * @category layers
  */
-export const layer = (token: string | undefined): Layer.Layer<Authorization> => {
-  if (token === undefined || token === "") return Layer.succeed(Authorization, { bearer: () => Effect.void })
+export const layer = (token: string | undefined): Layer.Layer<Authorization> => Layer.succeed(Authorization, check(token))
+
+/**
+ * The check of `GET /metrics`: `token`'s, or none when `metricsPublic`.
+ *
+ * @since 0.2.0
+ * @category layers
+ */
+export const layerMetrics = (token: string | undefined, metricsPublic: boolean): Layer.Layer<MetricsAuthorization> =>
+  Layer.succeed(MetricsAuthorization, check(metricsPublic ? undefined : token))
+
+const check = (token: string | undefined) => {
+  if (token === undefined || token === "") return { bearer: () => Effect.void }
   const expected = digest(token)
   const refused = new Unauthorized({
     error: "Unauthorized",
     message: "this server needs a token: send the header \"Authorization: Bearer <token>\""
   })
-  return Layer.succeed(Authorization, {
-    bearer: (given) => timingSafeEqual(digest(Redacted.value(given)), expected) ? Effect.void : Effect.fail(refused)
-  })
+  return {
+    bearer: (given: Redacted.Redacted<string>) =>
+      timingSafeEqual(digest(Redacted.value(given)), expected) ? Effect.void : Effect.fail(refused)
+  }
 }

@@ -13,11 +13,13 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Schema from "effect/Schema"
 import { type AtomicWrite, KV, type PutOptions } from "../kv/KV.js"
+import * as Metrics from "../kv/Metrics.js"
 import { AtomicBody, KvApi } from "./Api.js"
 import { readValue, withinBudget } from "./Body.js"
 import * as Entries from "./Entries.js"
 import { BadRequest, fromKV, NotFound } from "./Errors.js"
 import * as Watch from "./Watch.js"
+import * as Prometheus from "./Prometheus.js"
 
 const keyNotFound = (store: string, key: string) =>
   new NotFound({
@@ -26,6 +28,11 @@ const keyNotFound = (store: string, key: string) =>
   })
 
 const health = HttpApiBuilder.group(KvApi, "health", (handlers) => handlers.handle("check", () => Effect.succeed({ status: "ok" as const })))
+
+const metrics = HttpApiBuilder.group(KvApi, "metrics", (handlers) =>
+  handlers.handle("scrape", () =>
+    Effect.map(Metrics.snapshot, (snapshot) =>
+      HttpServerResponse.text(Prometheus.render(snapshot), { contentType: Prometheus.contentType }))))
 
 const stores = HttpApiBuilder.group(KvApi, "stores", (handlers) =>
   Effect.map(KV, (kv) =>
@@ -168,6 +175,7 @@ const atomic = (options: HandlerOptions) =>
 export const layer = (options: HandlerOptions) =>
   Layer.mergeAll(
     health,
+    metrics,
     stores,
     keys(options),
     atomic(options),

@@ -52,6 +52,12 @@ export interface ServerOptions {
   readonly port?: number
   /** When set, every route but `/health` needs `Authorization: Bearer <token>`. */
   readonly token?: string | undefined
+  /**
+   * Serve `GET /metrics` without the token, for a scraper that holds no secret (default false).
+   *
+   * @since 0.2.0
+   */
+  readonly metricsPublic?: boolean
   /** The largest request body, in bytes (default 1 MiB); larger ones get 413. */
   readonly maxBodyBytes?: number
   /**
@@ -153,7 +159,8 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
         requestTimeout: options.requestTimeout ?? defaultRequestTimeout,
         closing: Deferred.await(closing)
       })),
-      Layer.provide(Auth.layer(options.token))
+      Layer.provide(Auth.layer(options.token)),
+      Layer.provide(Auth.layerMetrics(options.token, options.metricsPublic ?? false))
     )
     // Built after the server serves, so released before it stops serving: with the handler still
     // attached, end the open watches, answer with Connection: close and wait until every

@@ -64,6 +64,8 @@ import {
 } from "./Limits.js"
 import * as Store from "./Store.js"
 import type * as Stores from "./Stores.js"
+import * as Metrics from "./internal/metrics.js"
+import * as Observe from "./internal/observe.js"
 import * as Tree from "./Tree.js"
 
 export type {
@@ -427,6 +429,20 @@ export interface KVOptions {
    * @since 0.2.0
    */
   readonly watchHistoryBytes?: number
+  /**
+   * Count operations and time writes in Effect `Metric`s (default true); see `Metrics`.
+   *
+   * @since 0.2.0
+   */
+  readonly metrics?: boolean
+  /**
+   * A span per operation (`kv.put`, ...), and the store's and the disk's work for it under it,
+   * when a tracer records spans (default true; without a tracer of your own nothing is made, see
+   * `Tracing` in `effect-kv/otp`).
+   *
+   * @since 0.2.0
+   */
+  readonly tracing?: boolean
 }
 
 /** What an operation does with its store, and the call options of the time it has left. */
@@ -482,13 +498,16 @@ export const make = <E, R>(
       ...(options.mailboxCapacity === undefined ? {} : { capacity: options.mailboxCapacity }),
       ...(options.maxBatch === undefined ? {} : { maxBatch: options.maxBatch }),
       ...(options.idleTimeout === undefined ? {} : { idleTimeout: options.idleTimeout }),
-      ...(options.storeRestarts === undefined ? {} : { storeRestarts: options.storeRestarts })
+      ...(options.storeRestarts === undefined ? {} : { storeRestarts: options.storeRestarts }),
+      ...(options.tracing === undefined ? {} : { tracing: options.tracing })
     })
     // Added after the tree, so run before it closes: watchers end at once, not after the stores.
     yield* Effect.addFinalizer(() => Effect.sync(feeds.endAll))
     const registry = tree.stores
     const timeoutMillis = Deadline.millisOf(options.callTimeout)
     const callOptions: Server.CallOptions = { timeout: Duration.millis(timeoutMillis) }
+    const observer = Observe.make({ metrics: options.metrics ?? true, tracing: options.tracing ?? true })
+    if (options.metrics ?? true) yield* Metrics.register(Metrics.readingOf(registry))
 
     // A store that runs is used at once, with no effect spent on finding it. One that is starting,
     // restarting or closing is waited for within the call timeout, and its call gets the time left.
@@ -508,16 +527,26 @@ export const make = <E, R>(
         const name = checkName(limits, store)
         return Either.isLeft(name) ? Effect.fail(name.left) : onStore(store, use)
       })
+    const invalid = (store: string, key: string): InvalidName | InvalidKey | undefined => {
+      const name = checkName(limits, store)
+      if (Either.isLeft(name)) return name.left
+      const checkedKey = checkKey(limits, key)
+      return Either.isLeft(checkedKey) ? checkedKey.left : undefined
+    }
     const withKey = <A, E, R>(store: string, key: string, use: OnStore<A, E, R>) =>
       Effect.suspend((): Effect.Effect<A, E | ReadError, R> => {
-        const name = checkName(limits, store)
-        if (Either.isLeft(name)) return Effect.fail(name.left)
-        const checkedKey = checkKey(limits, key)
-        return Either.isLeft(checkedKey) ? Effect.fail(checkedKey.left) : onStore(store, use)
+        const error = invalid(store, key)
+        return error === undefined ? onStore(store, use) : Effect.fail(error)
       })
-    const read = <A>(store: string, key: string, f: (entry: Option.Option<Entry>) => A) =>
-      withKey(store, key, (running) =>
-        Effect.map(Ref.get(running.entries), (entries) => f(Expiry.live(HashMap.get(entries, key), clock))))
+    // Observed inside the steps a read takes anyway: see `internal/observe.ts`.
+    const read = <A>(kind: string, f: (entry: Option.Option<Entry>) => A) =>
+      observer.reader<Store.Store, A, ReadError>(
+        kind,
+        invalid,
+        registry.find,
+        (store, use) => onStore(store, use),
+        (running, key) => Effect.map(Ref.get(running.entries), (entries) => f(Expiry.live(HashMap.get(entries, key), clock)))
+      )
     // A write to one key: a write its store took and did not answer is `OutcomeUnknown`.
     const write = (running: Store.Store, store: string, request: Store.Write, callOptions: Server.CallOptions) =>
       Effect.mapError(singleKey(running.server.call(request, callOptions)), outcomeOf(store))
@@ -525,7 +554,6 @@ export const make = <E, R>(
       withKey(store, key, (running, callOptions) =>
         Effect.map(write(running, store, { _tag: "Touch", key, ttl, expected }, callOptions), (version) =>
           version === 0 ? Option.none() : Option.some(version)))
-    const getEntry = (store: string, key: string) => read(store, key, identity)
     // The operations on a store as a whole, which may wait for it to stop or start: within the
     // call timeout too, after which they go on, and their caller is told that the outcome is unknown.
     const scope = yield* Effect.scope
@@ -570,8 +598,8 @@ export const make = <E, R>(
               ttl: ttl.right
             }, callOptions)
           })),
-      get: (store, key) => read(store, key, Option.map((entry) => entry.value)),
-      getEntry,
+      get: read("get", Option.map((entry) => entry.value)),
+      getEntry: read("getEntry", identity),
       expire: (store, key, ttl, expireOptions) =>
         Effect.flatMap(checkTtl(ttl), (millis) => touch(store, key, millis, expireOptions?.expectedVersion)),
       persist: (store, key, expireOptions) => touch(store, key, undefined, expireOptions?.expectedVersion),
@@ -582,7 +610,7 @@ export const make = <E, R>(
             // An atomic write's conditions are its checks, which fail as a whole.
             Effect.catchTag("VersionMismatch", Effect.die)
           ),
-      has: (store, key) => read(store, key, Option.isSome),
+      has: read("has", Option.isSome),
       delete: (store, key, deleteOptions) =>
         withKey(store, key, (running, callOptions) =>
           Effect.map(
@@ -649,7 +677,7 @@ export const make = <E, R>(
         Stream.unwrapScoped(Effect.map(subscribe(store, watchOptions), (subscription) => subscription.changes)),
       subscribe
     }
-    return service
+    return Observe.instrument(service, observer)
   })
 
 /**

@@ -43,6 +43,12 @@ export interface Registry {
   readonly lookup: (name: string) => Effect.Effect<Store.Store, LookupError>
   /** Names of the running stores, sorted. */
   readonly running: Effect.Effect<ReadonlyArray<string>>
+  /**
+   * The running store of that name, if one runs; never starts one, nor counts as a use of it.
+   *
+   * @since 0.2.0
+   */
+  readonly unsafeFind: (name: string) => Store.Store | undefined
   /** Stops the store if it runs, and waits until its log is closed; forgets that it failed. */
   readonly stop: (name: string) => Effect.Effect<void>
   /** Starts a store that failed past its restart intensity again (or at all, if it was not running). */
@@ -64,6 +70,7 @@ export const make = (
   lookup: (name) =>
     Stores.usable(names.unsafeLookup(name)) ?? Effect.flatMap(current, (stores) => stores.lookup(name)),
   running: names.names,
+  unsafeFind: (name) => names.unsafeLookup(name)?.store,
   // No `stores` child runs, so no store does: there is nothing to stop.
   stop: (name) => Effect.flatMap(Effect.option(current), (stores) => stores._tag === "Some" ? stores.value.stop(name) : Effect.void),
   restart: (name) => Effect.flatMap(current, (stores) => stores.restart(name))

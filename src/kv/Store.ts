@@ -165,6 +165,12 @@ export interface StoreOptions {
   /** The most writes committed as one batch (default 1,000). */
   readonly maxBatch?: number
   /**
+   * Whether a batch runs in the `kv.batch` span under its callers' spans (default true).
+   *
+   * @since 0.2.0
+   */
+  readonly tracing?: boolean
+  /**
    * The clock of deadlines and of the expiry timer (default: the one in context when the store
    * starts). `KV` passes the one it captured, so that stores and reads agree.
    *
@@ -278,6 +284,8 @@ export const start = (
       handleCast: (_, state) => Effect.map(commit(owned, [], state), ([, next]) => next)
     }, {
       name: `store:${name}`,
+      spanName: "kv.batch",
+      traceCalls: options.tracing ?? true,
       capacity: options.capacity ?? 10_000,
       maxBatch: options.maxBatch ?? 1000
     }).pipe(Effect.orDie) // init cannot fail: the log is already open

@@ -70,6 +70,14 @@
  *
  * Call timeouts cost no fiber per call: one fiber per server sleeps until the earliest deadline.
  *
+ * ## Tracing
+ *
+ * When the caller's tracer records spans (see `Tracing`), its call carries its span through the
+ * mailbox, and the handler runs a batch of such calls in a span (`spanName`) whose parent is the
+ * first traced caller's span, linked to the others', recorded by that caller's tracer: the trace of
+ * a call shows the work the server did for it, and what that work called in turn. Without a
+ * recording tracer nothing is made.
+ *
  * @since 0.1.0
  */
 import type * as Cause from "effect/Cause"
@@ -204,6 +212,19 @@ export interface StartOptions {
    * @since 0.2.0
    */
   readonly eventLoopTurn?: Duration.DurationInput
+  /**
+   * The name of the span a batch of traced calls runs in (default `Server.handleCalls`); see
+   * `Tracing`. Its attributes are `otp.server` (the server's name) and `otp.batch.size`.
+   *
+   * @since 0.2.0
+   */
+  readonly spanName?: string
+  /**
+   * Whether calls carry their callers' spans through the mailbox (default true); see `Tracing`.
+   *
+   * @since 0.2.0
+   */
+  readonly traceCalls?: boolean
 }
 
 /**
@@ -240,6 +261,12 @@ export interface Server<Request, Reply, E = never, Message = never> {
   readonly await: Effect.Effect<void, unknown>
   /** Whether the server still takes messages. */
   readonly isRunning: () => boolean
+  /**
+   * How many messages wait in the mailbox now.
+   *
+   * @since 0.2.0
+   */
+  readonly mailboxSize: () => number
 }
 
 /**
@@ -254,6 +281,7 @@ export const defaults: {
   readonly capacity: number
   readonly maxBatch: number
   readonly eventLoopTurn: Duration.Duration
+  readonly spanName: string
 } = internal.defaults
 
 /**

@@ -36,3 +36,11 @@ export * as DynamicSupervisor from "./DynamicSupervisor.js"
  * @category modules
  */
 export * as Registry from "./Registry.js"
+
+/**
+ * Spans made only when a tracer records them; servers carry their callers' spans.
+ *
+ * @since 0.2.0
+ * @category modules
+ */
+export * as Tracing from "./Tracing.js"

@@ -26,6 +26,7 @@ import type { Change, Snapshot } from "./Change.js"
 import type { StorageFailure } from "./Errors.js"
 import { emptySnapshot } from "./internal/change.js"
 import * as FileStorage from "./internal/fileStorage.js"
+import { appendSpan } from "./internal/tracing.js"
 
 /**
  * Options of `Storage.layerFile`: the data folder, the sync policy, the writers, compaction.
@@ -143,7 +144,7 @@ export const layerMemory: Layer.Layer<Storage> = Layer.sync(Storage, () => {
               for (const change of changes) kept.recent.push(change)
               // Trimmed in steps, not per change: the list stays under twice its bound.
               if (kept.recent.length >= 2 * kept.keep) kept.recent.splice(0, kept.recent.length - kept.keep)
-            }),
+            }).pipe(appendSpan(store, changes.length)),
           recover: Effect.void,
           compact: Effect.sync(() => {
             kept.recent = []

@@ -453,6 +453,7 @@ describe("HTTP server", () => {
           "DELETE /stores/{store}/keys/{key}",
           "DELETE /stores/{store}/keys/{key}/ttl",
           "GET /health",
+          "GET /metrics",
           "GET /stores",
           "GET /stores/{store}",
           "GET /stores/{store}/entries",

@@ -5,18 +5,23 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Clock from "effect/Clock"
+import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
 import type * as Scope from "effect/Scope"
+import type * as Tracer from "effect/Tracer"
 import type * as Server from "../Server.js"
 import { describe } from "./cause.js"
 import * as Sweeper from "./sweeper.js"
+import { detached, nativeTracer } from "./tracing.js"
 
 export class ServerStopped extends Schema.TaggedError<ServerStopped>()("ServerStopped", {
   server: Schema.String,
@@ -59,7 +64,8 @@ export const defaults = {
   callTimeout: Duration.seconds(5),
   capacity: 1000,
   maxBatch: 1000,
-  eventLoopTurn: Duration.millis(10)
+  eventLoopTurn: Duration.millis(10),
+  spanName: "Server.handleCalls"
 } as const
 
 type ReplyError<E> = E | ServerStopped | CallTimeout
@@ -80,7 +86,11 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
     readonly reply: Deferred.Deferred<Reply, ReplyError<E>>,
     /** Epoch milliseconds of the server's clock; `Infinity` for a call without a timeout. */
     readonly deadline: number,
-    readonly timeoutMillis: number
+    readonly timeoutMillis: number,
+    /** The caller's span, when its tracer records spans: the handler's work is traced under it. */
+    readonly span: Tracer.AnySpan | undefined,
+    /** The caller's tracer, which records the handler's spans for it. */
+    readonly tracer: Tracer.Tracer
   ) {}
 }
 
@@ -97,6 +107,8 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     const capacity = options.capacity ?? defaults.capacity
     const maxBatch = options.maxBatch ?? defaults.maxBatch
     const turnMillis = Duration.toMillis(Duration.decode(options.eventLoopTurn ?? defaults.eventLoopTurn))
+    const spanName = options.spanName ?? defaults.spanName
+    const traceCalls = options.traceCalls ?? true
     const mailbox = yield* Queue.dropping<Envelope<Request, Reply, E, Message>>(capacity)
     const ended = yield* Deferred.make<void, unknown>()
 
@@ -126,7 +138,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       live: ReadonlyArray<Call<Request, Reply, E>>
     ) => {
       const requests = live.map((call) => call.request)
-      return Effect.map(handleCalls(requests, state), ([exits, next]) => {
+      return Effect.map(traced(live, handleCalls(requests, state)), ([exits, next]) => {
         state = next
         for (let j = 0; j < live.length; j++) {
           answer(live[j]!, exits[j] ?? Exit.die(new Error(`${name}: handleCalls gave no reply for request ${j}`)))
@@ -134,10 +146,28 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       })
     }
 
+    // A batch whose callers are traced runs in a span under the first of them, linked to the
+    // others (a span has one parent), recorded by that caller's tracer: the trace of a call shows
+    // the work the server did for it, as `Machine` does. Untraced batches pay one loop.
+    const traced = <A, X>(live: ReadonlyArray<Call<Request, Reply, E>>, effect: Effect.Effect<A, X, R>) => {
+      const first = live.find((call) => call.span !== undefined)
+      if (first === undefined) return effect
+      const links: Array<Tracer.SpanLink> = []
+      for (const call of live) {
+        if (call !== first && call.span !== undefined) links.push({ _tag: "SpanLink", span: call.span, attributes: {} })
+      }
+      return Effect.withSpan(effect, spanName, {
+        parent: first.span!,
+        links,
+        attributes: { "otp.server": name, "otp.batch.size": live.length },
+        captureStackTrace: false
+      }).pipe(Effect.withTracer(first.tracer))
+    }
+
     // Hands one live call, already marked taken, to `handleCall`; a defect crashes the server, as in OTP.
     const handleOne = (call: Call<Request, Reply, E>) => {
       if (handleCall === undefined) return Effect.dieMessage(`server "${name}" has neither handleCall nor handleCalls`)
-      return Effect.flatMap(Effect.exit(handleCall(call.request, state)), (exit) => {
+      return Effect.flatMap(Effect.exit(traced([call], handleCall(call.request, state))), (exit) => {
         if (Exit.isSuccess(exit)) {
           state = exit.value[1]
           answer(call, Exit.succeed(exit.value[0]))
@@ -226,6 +256,9 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       Effect.interruptible(loop).pipe(
         Effect.onExit(shutdown),
         Effect.annotateLogs("server", name),
+        // A server outlives the call that started it: its work is traced under the calls it
+        // handles, never under the span its starter happened to be in.
+        detached,
         Effect.forkScoped
       )
     )
@@ -240,15 +273,20 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       Effect.onInterrupt(Deferred.await(call.reply), () => Effect.sync(() => answer(call, givenUp)))
 
     const call = (request: Request, callOptions?: Server.CallOptions) =>
-      Effect.clockWith((clock): Effect.Effect<Reply, ReplyError<E> | Overloaded> => {
+      Effect.withFiberRuntime((fiber): Effect.Effect<Reply, ReplyError<E> | Overloaded> => {
         if (!running) return Effect.fail(stopped(false))
         const timeout = callOptions?.timeout === undefined ? defaults.callTimeout : Duration.decode(callOptions.timeout)
         const timeoutMillis = Duration.toMillis(timeout)
+        const tracer = fiber.currentTracer
         const call = new Call<Request, Reply, E>(
           request,
           Deferred.unsafeMake(serverId),
-          timeoutMillis === Infinity ? Infinity : clock.unsafeCurrentTimeMillis() + timeoutMillis,
-          timeoutMillis
+          timeoutMillis === Infinity
+            ? Infinity
+            : Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() + timeoutMillis,
+          timeoutMillis,
+          tracer === nativeTracer || !traceCalls ? undefined : fiber.currentSpan,
+          tracer
         )
         if (!mailbox.unsafeOffer(call)) return Effect.fail(new Overloaded({ server: name, capacity }))
         // The server may have ended between the check above and the offer, after its last drain.
@@ -274,7 +312,9 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       cast,
       stop: Fiber.interrupt(fiber).pipe(Effect.zipRight(Deferred.await(ended)), Effect.ignore),
       await: Deferred.await(ended),
-      isRunning: () => running
+      isRunning: () => running,
+      // Negative while the loop waits on an empty mailbox: that is none waiting.
+      mailboxSize: () => Math.max(0, Option.getOrElse(mailbox.unsafeSize(), () => 0))
     }
     return server
   })

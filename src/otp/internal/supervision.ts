@@ -33,6 +33,7 @@ import type {
   SupervisorOptions
 } from "../Supervisor.js"
 import { describe } from "./cause.js"
+import { detached, withoutSpan } from "./tracing.js"
 
 export class RestartIntensityExceeded extends Schema.TaggedError<RestartIntensityExceeded>()(
   "RestartIntensityExceeded",
@@ -140,8 +141,9 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
     let restarts: Array<number> = []
     let shutDown = false
 
+    // Children outlive the call that starts them: nothing started here runs in that call's span.
     const serialized = <A, E2, R>(effect: Effect.Effect<A, E2, R>) =>
-      lock.withPermits(1)(Effect.uninterruptible(effect))
+      lock.withPermits(1)(Effect.uninterruptible(detached(effect)))
 
     const forget = (entry: Entry<E>) => {
       const index = entries.indexOf(entry)
@@ -357,16 +359,21 @@ const describeEntry = <E>(entry: Entry<E>): ChildInfo => ({
   child: entry.status._tag === "Running" ? Option.some(entry.status.child) : Option.none()
 })
 
-/** A start effect that finds what it needs in `context` and only asks for its scope. */
+/**
+ * A start effect that finds what it needs in `context` and only asks for its scope; not in the
+ * span `context` was captured in, as the child outlives it.
+ */
 export const provideContext = <A, E, R>(
   start: Effect.Effect<A, E, R>,
   context: NoInfer<Context.Context<Exclude<R, Scope.Scope>>>
-): Effect.Effect<A, E, Scope.Scope> =>
-  Effect.mapInputContext(
+): Effect.Effect<A, E, Scope.Scope> => {
+  const own = withoutSpan(context)
+  return Effect.mapInputContext(
     start,
     // TypeScript cannot see that `Exclude<R, Scope> | Scope` covers `R`.
-    (scope: Context.Context<Scope.Scope>) => Context.merge(context, scope) as Context.Context<R>
+    (scope: Context.Context<Scope.Scope>) => Context.merge(own, scope) as Context.Context<R>
   )
+}
 
 export const startSupervisor = <E, R>(
   options: SupervisorOptions<E, R>

@@ -21,6 +21,7 @@ import * as LogFile from "./logFile.js"
 import { encodeChanges, encodeSnapshot } from "./record.js"
 import { readSnapshot, replayLog } from "./recovery.js"
 import type { Storage, StoreLog } from "../Storage.js"
+import { appendSpan } from "./tracing.js"
 import * as WriterPool from "./writerPool.js"
 
 /** Options of `Storage.layerFile`. */
@@ -42,6 +43,11 @@ export interface FileOptions {
    * `minDeadRecords` (default 1,000) and more than `deadRatio` (default 1) times the live keys.
    */
   readonly compaction?: { readonly deadRatio?: number; readonly minDeadRecords?: number }
+  /**
+   * Record each writer's batch sizes and fsync latencies as Effect metrics (default true; see
+   * `Metrics`). `KV.layer({ metrics: false })` turns these off with its own.
+   */
+  readonly metrics?: boolean
 }
 
 /** Reads a whole file, or `None` if it does not exist. */
@@ -78,7 +84,8 @@ export const make = (
       sync: options.sync ?? "always",
       syncInterval: options.syncInterval ?? Duration.seconds(1),
       deadRatio: options.compaction?.deadRatio ?? 1,
-      minDeadRecords: options.compaction?.minDeadRecords ?? 1000
+      minDeadRecords: options.compaction?.minDeadRecords ?? 1000,
+      metrics: options.metrics ?? true
     })
     const open = new Map<string, LogFile.LogFile>()
     // Logs closed while a failed batch could not be cut off: the next open cuts it first.
@@ -137,7 +144,7 @@ export const make = (
       if (log.failure !== undefined) return Effect.fail(log.failure)
       const encoded = encodeChanges(changes)
       return Either.isRight(encoded)
-        ? pool.append(log, encoded.right, changes.length, after)
+        ? pool.append(log, encoded.right, changes.length, after).pipe(appendSpan(log.store, changes.length))
         : Effect.fail(new StorageError({ operation: "append", path: log.files.log, reason: `${encoded.left}; write less at once` }))
     }
 

@@ -27,9 +27,11 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Scope from "effect/Scope"
 import * as Server from "../../otp/Server.js"
+import * as Tracing from "../../otp/Tracing.js"
 import type { Snapshot } from "../Change.js"
 import { StorageError, type StorageFailure } from "./errors.js"
 import * as LogFile from "./logFile.js"
+import * as Metrics from "./metrics.js"
 
 /** When an acknowledged write is on disk. */
 export type SyncPolicy = "always" | "interval" | "none"
@@ -43,6 +45,8 @@ export interface PoolOptions {
   readonly deadRatio: number
   /** ...and number at least this many. */
   readonly minDeadRecords: number
+  /** Record each writer's batch sizes and fsync latencies. */
+  readonly metrics: boolean
 }
 
 /** The pool: every operation on a log goes through the log's writer. */
@@ -83,6 +87,7 @@ interface Writer {
   readonly written: Set<LogFile.LogFile>
   /** Logs whose dead records passed the threshold, to compact once the batch is answered. */
   readonly compactable: Set<LogFile.LogFile>
+  readonly metrics: Metrics.WriterMetrics
 }
 
 type WriterServer = Server.Server<Request, void, StorageFailure, Message>
@@ -103,7 +108,7 @@ const noTimeout = { timeout: Duration.infinity }
 export const make = (fs: FileSystem.FileSystem, options: PoolOptions): Effect.Effect<WriterPool, never, Scope.Scope> =>
   Effect.gen(function*() {
     const writers: Array<WriterServer> = []
-    for (let i = 0; i < options.writers; i++) writers.push(yield* startWriter(fs, options, `storage-writer-${i}`))
+    for (let i = 0; i < options.writers; i++) writers.push(yield* startWriter(fs, options, i))
     if (options.sync === "interval") {
       yield* Effect.forkScoped(Effect.forever(Effect.zipRight(
         Effect.sleep(options.syncInterval),
@@ -130,8 +135,9 @@ export const make = (fs: FileSystem.FileSystem, options: PoolOptions): Effect.Ef
     }
   })
 
-const startWriter = (fs: FileSystem.FileSystem, options: PoolOptions, name: string) =>
+const startWriter = (fs: FileSystem.FileSystem, options: PoolOptions, index: number) =>
   Effect.gen(function*() {
+    const metrics = Metrics.writerMetrics(String(index), options.metrics)
     let self: WriterServer | undefined
     // What a writer does of itself, unasked: a failure is logged, a defect fails the log's next write.
     const onEach = (logs: Iterable<LogFile.LogFile>, operation: (log: LogFile.LogFile) => Effect.Effect<void, StorageFailure>) =>
@@ -141,9 +147,14 @@ const startWriter = (fs: FileSystem.FileSystem, options: PoolOptions, name: stri
         { discard: true }
       )
     const server: WriterServer = yield* Server.start<Writer, Request, void, StorageFailure, Message>({
-      init: Effect.succeed({ written: new Set(), compactable: new Set() }),
+      init: Effect.succeed({ written: new Set(), compactable: new Set(), metrics }),
       handleCalls: (requests, writer) =>
         Effect.gen(function*() {
+          if (metrics.batchRecords !== undefined) {
+            let records = 0
+            for (const request of requests) if (request._tag === "Append") records += request.records
+            if (records > 0) metrics.batchRecords.update(records)
+          }
           const exits: Array<Exit.Exit<void, StorageFailure> | undefined> = new Array(requests.length)
           yield* handleBatch(fs, options, requests, writer, exits).pipe(
             Effect.catchAllCause((cause) => failUnanswered(requests, exits, cause))
@@ -154,13 +165,29 @@ const startWriter = (fs: FileSystem.FileSystem, options: PoolOptions, name: stri
         }),
       handleCast: (message, writer) => {
         const logs = message === "CompactDue" ? writer.compactable : writer.written
-        const operation = message === "CompactDue" ? (log: LogFile.LogFile) => LogFile.compact(fs, log) : LogFile.sync
+        const operation = message === "CompactDue"
+          ? (log: LogFile.LogFile) => LogFile.compact(fs, log)
+          : (log: LogFile.LogFile) => syncLog(writer.metrics, log)
         return Effect.as(onEach(logs, operation), writer).pipe(Effect.ensuring(Effect.sync(() => logs.clear())))
       }
-    }, { name, capacity: unbounded, maxBatch: unbounded }).pipe(Effect.orDie) // init cannot fail
+    }, { name: `storage-writer-${index}`, capacity: unbounded, maxBatch: unbounded, spanName: "storage.writer.batch" }).pipe(
+      Effect.orDie // init cannot fail
+    )
     self = server
     return server
   })
+
+const fsyncSpan = Tracing.withChildSpan("storage.fsync")
+
+/** Fsyncs what was written to `log`: in a span when traced, its time in the writer's histogram. */
+const syncLog = (metrics: Metrics.WriterMetrics, log: LogFile.LogFile): Effect.Effect<void, StorageFailure> => {
+  const histogram = metrics.fsyncDuration
+  if (histogram === undefined || !log.dirty) return fsyncSpan(LogFile.sync(log))
+  return fsyncSpan(Effect.suspend(() => {
+    const start = performance.now()
+    return Effect.ensuring(LogFile.sync(log), Effect.sync(() => histogram.update((performance.now() - start) / 1000)))
+  }))
+}
 
 /** Handles a batch in order, filling `exits`; a request other than an append comes after the appends before it. */
 const handleBatch = (
@@ -177,7 +204,7 @@ const handleBatch = (
     const commit = Effect.gen(function*() {
       for (const [log, indexes] of pending) {
         // A failure of a later write of the batch has cut these appends off too.
-        const synced = options.sync === "always" ? yield* outcome(log, LogFile.sync(log)) : LogFile.status(log)
+        const synced = options.sync === "always" ? yield* outcome(log, syncLog(writer.metrics, log)) : LogFile.status(log)
         for (const i of indexes) exits[i] = synced
         if (Exit.isFailure(synced)) continue
         LogFile.acknowledge(log)
