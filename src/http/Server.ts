@@ -37,6 +37,7 @@ import * as Console from "./Console.js"
 import { defaultMaxBodyBytes, defaultMaxBodyBytesInFlight } from "./Body.js"
 import * as Handlers from "./Handlers.js"
 import { onClientError } from "./internal/clientError.js"
+import { defaultHost, defaultPort, defaultRequestTimeout } from "./Defaults.js"
 import { requestLog, responseHeaders, routeErrors, routesOf } from "./Middleware.js"
 
 /**
@@ -82,29 +83,17 @@ export interface ServerOptions {
   readonly console?: boolean
 }
 
-/**
- * The interface the server listens on when none is given: this machine only.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const defaultHost = "127.0.0.1"
-
-/**
- * The port the server listens on when none is given.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const defaultPort = 4000
-
-/**
- * How long a request waits for the server itself when `requestTimeout` is not given: 5 seconds.
- *
- * @since 0.2.0
- * @category constructors
- */
-export const defaultRequestTimeout: Duration.Duration = Duration.seconds(5)
+export {
+  /**
+   * The interface, port and request deadline the server takes when none is given.
+   *
+   * @since 0.1.0
+   * @category constructors
+   */
+  defaultHost,
+  defaultPort,
+  defaultRequestTimeout
+}
 
 /**
  * The headers a browser app may send and read, when CORS is on.
