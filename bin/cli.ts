@@ -1,4 +1,7 @@
-#!/usr/bin/env node
+/**
+ * The `effect-kv` command line as one program: `npm run build` bundles it, with every package it
+ * imports, into `dist/bin/cli.cjs`, which `bin/effect-kv.ts` runs.
+ */
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cli from "../src/cli/Cli.js"
 
