@@ -201,7 +201,7 @@ describe("GET /stores/{store}/entries and /export", () => {
       const base = yield* serve({}, Layer.succeed(KV, kv))
       // One writer in order, so that the key written at version v is w<v> and holds v. It waits
       // halfway for one export, so that at least one is taken with writes still to come.
-      const writes = 5_000
+      const writes = 2_000
       const exportedOnce = yield* Deferred.make<void>()
       const write = (version: number) => kv.put("s", `w${String(version).padStart(5, "0")}`, version)
       const writer = yield* Effect.fork(Effect.forEach(Array.from({ length: writes }, (_, i) => i + 1), (version) =>
