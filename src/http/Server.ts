@@ -83,17 +83,14 @@ export interface ServerOptions {
   readonly console?: boolean
 }
 
-export {
-  /**
-   * The interface, port and request deadline the server takes when none is given.
-   *
-   * @since 0.1.0
-   * @category constructors
-   */
-  defaultHost,
-  defaultPort,
-  defaultRequestTimeout
-}
+/**
+ * The interface, port and request deadline the server takes when none is given (defined in
+ * `Defaults.ts`, which the CLI reads without loading the server).
+ *
+ * @since 0.1.0
+ * @category constructors
+ */
+export { defaultHost, defaultPort, defaultRequestTimeout }
 
 /**
  * The headers a browser app may send and read, when CORS is on.
