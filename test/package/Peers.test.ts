@@ -73,5 +73,20 @@ describe("package", () => {
         "console.log(JSON.stringify(await Effect.runPromise(Effect.provide(program, KV.layerMemory()))))"
       ].join("\n"))
       expect((yield* exec(process.execPath, ["main.js"], app)).trim()).toBe("{\"_id\":\"Option\",\"_tag\":\"Some\",\"value\":1}")
+      // The persistence entry point is exported, and runs on the app's one effect too.
+      Fs.writeFileSync(Path.join(app, "persistence.js"), [
+        "import * as Persistence from \"@effect/experimental/Persistence\"",
+        "import { Effect, Layer, Option } from \"effect\"",
+        "import { KV } from \"effect-kv\"",
+        "import { KVPersistence } from \"effect-kv/persistence\"",
+        "const program = Effect.gen(function*() {",
+        "  const store = yield* (yield* Persistence.BackingPersistence).make(\"cache\")",
+        "  yield* store.set(\"k\", [1], Option.none())",
+        "  return yield* store.get(\"k\")",
+        "})",
+        "const layer = KVPersistence.layer().pipe(Layer.provide(KV.layerMemory()))",
+        "console.log(JSON.stringify(await Effect.runPromise(Effect.scoped(Effect.provide(program, layer)))))"
+      ].join("\n"))
+      expect((yield* exec(process.execPath, ["persistence.js"], app)).trim()).toBe("{\"_id\":\"Option\",\"_tag\":\"Some\",\"value\":[1]}")
     }), 120_000)
 })
