@@ -45,7 +45,13 @@ for (const [storage, makeLayer] of implementations) describe(`Metrics on ${stora
       yield* kv.delete(store, "a")
       yield* kv.keys(store)
       yield* kv.size(store)
+      yield* kv.entries(store, { limit: 1 })
+      yield* kv.entries(store, { limit: -1 }).pipe(Effect.ignore) // InvalidQuery
+      yield* kv.exportStore(store)
       expect(yield* count(store, "put", "ok")).toBe(2)
+      expect(yield* count(store, "entries", "ok")).toBe(1)
+      expect(yield* count(store, "entries", "InvalidQuery")).toBe(1)
+      expect(yield* count(store, "exportStore", "ok")).toBe(1)
       expect(yield* count(store, "put", "VersionMismatch")).toBe(1)
       expect(yield* count(store, "get", "ok")).toBe(2)
       expect(yield* count(store, "get", "InvalidKey")).toBe(1)
