@@ -45,8 +45,8 @@ export interface Options {
 
 type TimeToLive = Option.Option<Duration.Duration>
 
-/** Put options for `ttl`: an infinite time to live, or none, is no expiry. */
-const putOptions = (ttl: TimeToLive): PutOptions =>
+/** A put's `ttl` for the persisted time to live: an infinite one, or none, is no expiry. */
+const putOptions = (ttl: TimeToLive): Pick<PutOptions, "ttl"> =>
   Option.isSome(ttl) && Duration.isFinite(ttl.value) ? { ttl: ttl.value } : {}
 
 /** A time to live that is already over: its key is as good as gone. */
