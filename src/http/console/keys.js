@@ -88,7 +88,9 @@ const render = () => {
   const within = prefix === "" ? "" : ` starting with "${prefix}"`
   empty.hidden = rows.length > 0
   empty.textContent = pages.length > 1 ? "No more keys." : prefix === "" ? "This store holds no keys." : `No key starts with "${prefix}".`
-  pageLabel.textContent = rows.length === 0 ? "" : `Keys${within} ${(first + 1).toLocaleString("en")}–${(first + rows.length).toLocaleString("en")}`
+  // Deleted and expired keys stay shown, struck through, until the page is read again; they are not counted.
+  const present = rows.filter((row) => row.mark !== "deleted" && row.mark !== "expired").length
+  pageLabel.textContent = present === 0 ? "" : `Keys${within} ${(first + 1).toLocaleString("en")}–${(first + present).toLocaleString("en")}`
   previous.disabled = pages.length === 1
   next.disabled = nextAfter === null
   elsewhere.hidden = changedElsewhere === 0
