@@ -6,6 +6,7 @@
 import { expect, layer } from "@effect/vitest"
 import { Effect } from "effect"
 import type { Page } from "playwright-core"
+import { KV } from "../../src/kv/KV.js"
 import * as Browser from "./browser.js"
 import { on, openConsole, put, until, waitForText } from "./browser.js"
 import { request, segment } from "./server.js"
@@ -180,5 +181,34 @@ layer(Browser.layer(), { excludeTestServices: true })("web console, live", (it) 
         ],
         true
       ])
+    }))
+})
+
+layer(Browser.layer({}, KV.layerMemory({ watchBuffer: 1 })), { excludeTestServices: true })("web console, live, behind", (it) => {
+  it.scoped("a tab that falls behind the store's changes reads its page again and follows on", () =>
+    Effect.gen(function*() {
+      yield* put("fast", "k", 0)
+      const page = yield* openConsole("#/stores/fast")
+      yield* on(page, async () => {
+        await rowsAre(page, ["k"])
+        await waitForText(page.locator("#live"), "Live")
+      })
+      // Writes in bursts until the server says the tab lagged: a watcher here may be 1 change behind,
+      // and a burst's writes are mostly committed as one batch, published at once.
+      const told = () => on(page, async () => (await page.locator("#notice").textContent())?.includes("changed faster") === true)
+      let written = 1
+      for (let round = 0; !(yield* told()); round++) {
+        if (round === 500) throw new Error("the server never told the tab it lagged")
+        yield* Effect.forEach(Array.from({ length: 8 }, (_, i) => `k${round}-${i}`), (key) => put("fast", key, 1), { concurrency: 8, discard: true })
+        written += 8
+      }
+      yield* on(page, async () => {
+        await waitForText(page.locator("#notice"), "Store \"fast\" changed faster than this tab could follow: its page was read again.")
+        await waitForText(page.locator("#live"), "Live")
+        await waitForText(page.locator("#store-info"), new RegExp(`^${written.toLocaleString("en")} keys · `))
+      })
+      // Followed on: a key written now shows as it happens.
+      yield* put("fast", "a", 1)
+      yield* on(page, () => until("the new key", () => rows(page), (shown) => shown[0] === "a new"))
     }))
 })

@@ -202,11 +202,13 @@ const startFollowing = (name, since) => {
       if (state.state === "off") unfollow = undefined
       showLive(state)
     },
-    relist: async () => {
+    relist: async (lagged) => {
       const since = await loadInfo(true)
       if (since === undefined) throw new Error(`store "${name}" could not be read`)
       await loadPage()
       for (const listener of listeners) listener("reread")
+      // Said, as the marks of the changes shown so far are gone with the page read again.
+      if (lagged) say(`Store "${name}" changed faster than this tab could follow: its page was read again.`)
       return since
     }
   })

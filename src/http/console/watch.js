@@ -30,8 +30,9 @@ import { sseParser } from "./sse.js"
  * What the watch tells.
  * @typedef {object} Listener
  * @property {(change: Change) => void} change a change, in version order
- * @property {() => Promise<number>} relist reads again what is shown; resolves to the store's
- *   version it read, to follow from, or rejects when it could not be read
+ * @property {(lagged: boolean) => Promise<number>} relist reads again what is shown (`lagged`: as
+ *   this tab fell behind the store's changes); resolves to the store's version it read, to follow
+ *   from, or rejects when it could not be read
  * @property {(state: WatchState) => void} state
  */
 
@@ -90,7 +91,7 @@ export const follow = (store, since, listener) => {
   let last = since
   let retry = firstRetry
 
-  /** Reads one connection's events until it ends. */
+  /** Reads one connection's events until it ends; resolves to whether it ended as the watcher lagged. */
   const read = async (/** @type {ReadableStream<Uint8Array>} */ body) => {
     let lagged = false
     const parser = sseParser((event) => {
@@ -98,14 +99,13 @@ export const follow = (store, since, listener) => {
       if (event.type === "error") lagged = true
       if (lagged) return
       for (const change of changesOf(event.type, /** @type {EventData} */ (JSON.parse(event.data)))) listener.change(change)
-      retry = firstRetry
     })
     const reader = body.getReader()
     const decoder = new TextDecoder()
     try {
       for (;;) {
         const { done, value } = await reader.read()
-        if (done || signal.aborted || lagged) return
+        if (done || signal.aborted || lagged) return lagged
         parser.push(decoder.decode(value, { stream: true }))
         const id = Number(parser.lastId())
         if (parser.lastId() !== "" && Number.isSafeInteger(id)) last = id
@@ -118,16 +118,20 @@ export const follow = (store, since, listener) => {
   const run = async () => {
     /** Whether what is shown must be read again before following on. */
     let stale = false
+    /** Whether the last connection ended as this tab lagged: the next waits longer, not to re-read a busy store every half second. */
+    let lagged = false
     while (!signal.aborted) {
       try {
         if (stale) {
-          last = await listener.relist()
+          last = await listener.relist(lagged)
           stale = false
         }
         const response = await api.openWatch(store, last, signal)
         if (response.ok && response.body !== null) {
           listener.state({ state: "live" })
-          await read(response.body)
+          if (!lagged) retry = firstRetry
+          lagged = false
+          lagged = await read(response.body)
           stale = true
         } else if (response.status !== 503) {
           const refusal = await api.failure(response)
