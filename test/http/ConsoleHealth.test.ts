@@ -3,7 +3,7 @@
  * folder (so that it fsyncs), with a token, in Debian's Chromium, headless.
  */
 import { expect, layer } from "@effect/vitest"
-import { Effect, Fiber, Metric } from "effect"
+import { Effect, Fiber } from "effect"
 import { KV } from "../../src/kv/KV.js"
 import { onTempDir } from "../storage/fixtures/TempDir.js"
 import * as Browser from "./browser.js"
@@ -40,15 +40,15 @@ layer(Browser.layer({ token }, kv), { excludeTestServices: true })("web console,
         expect(await page.locator("#health").getAttribute("data-state")).toBe("ok")
       })
       yield* Fiber.interrupt(writing)
-      // The server reports no watchers yet: the panel says so rather than show a number it does not have.
-      yield* on(page, async () => {
-        await waitForText(page.locator(figure("watchers")), "—")
-        expect(await page.locator(figure("watchers")).locator("..").getAttribute("title")).toMatch(/does not report its watchers/)
+      // This tab's watch of the store, then another tab's too.
+      yield* on(page, () => waitForText(page.locator(figure("watchers")), "1"))
+      const other = yield* openConsole("#/stores/busy")
+      yield* on(other, async () => {
+        await other.getByRole("textbox", { name: "Token" }).fill(token)
+        await other.getByRole("textbox", { name: "Token" }).press("Enter")
+        await waitForText(other.locator("#live"), "Live")
       })
-      // A metric of that name, in this process as the server's are, is shown as it is.
-      const watchers = Metric.gauge("effect_kv_watchers")
-      yield* Metric.set(watchers, 3)
-      yield* on(page, () => waitForText(page.locator(figure("watchers")), "3"))
+      yield* on(page, () => waitForText(page.locator(figure("watchers")), "2"))
     }))
 
   it.scoped("fits a phone-sized window: the figures wrap under the title", () =>
