@@ -562,9 +562,14 @@ export const make = <E, R>(
     const bounded = <A, E>(store: string, effect: Effect.Effect<A, E>, doing: string) =>
       Deadline.goesOn(effect, scope, timeoutMillis, () =>
         new OutcomeUnknown({ store, reason: `it is still ${doing} after ${timeoutMillis} ms` }))
-    // The state, its version and its sorted keys in one synchronous step, so that they agree.
+    // The state, its version, its sorted keys and the clock in one synchronous step, so that they
+    // agree; `now` is -Infinity while no entry can be past its deadline, so a page looks up no entry.
     const stateOf = (running: Store.Store) =>
-      Ref.modify(running.entries, (entries) => [[entries, running.version(), running.keyIndex(entries)] as const, entries])
+      Ref.modify(running.entries, (entries) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const pageNow = running.earliestExpiry() > now ? -Infinity : now
+        return [[entries, running.version(), running.keyIndex(entries), pageNow] as const, entries]
+      })
     // The entries and their earliest deadline read in one step, as the store sets them.
     const liveSize = (running: Store.Store, entries: HashMap.HashMap<string, Entry>) =>
       Expiry.liveSize(entries, running.earliestExpiry(), clock.unsafeCurrentTimeMillis())
@@ -623,7 +628,7 @@ export const make = <E, R>(
         withName(store, (running) =>
           Effect.flatMap(
             stateOf(running),
-            ([entries, , index]) => Store.keyPage(entries, index, keysOptions, clock.unsafeCurrentTimeMillis())
+            ([entries, , index, now]) => Store.keyPage(entries, index, keysOptions, now)
           )),
       size: (store) => withName(store, (running) => Ref.modify(running.entries, (entries) => [liveSize(running, entries), entries])),
       storeInfo,
@@ -650,8 +655,8 @@ export const make = <E, R>(
       compact: (store) => withName(store, (running) => running.compact),
       entries: (store, keysOptions) =>
         withName(store, (running) =>
-          Effect.flatMap(stateOf(running), ([entries, version, index]) =>
-            Effect.map(Store.keyPage(entries, index, keysOptions, clock.unsafeCurrentTimeMillis()), (page) => ({
+          Effect.flatMap(stateOf(running), ([entries, version, index, now]) =>
+            Effect.map(Store.keyPage(entries, index, keysOptions, now), (page) => ({
               entries: page.keys.map((key) => {
                 const entry = Option.getOrThrow(HashMap.get(entries, key))
                 return { key, value: entry.value, version: entry.version, expiresAt: entry.expiresAt }
