@@ -8,6 +8,8 @@
  * - a page of 100 keys at 1M keys beside a page at 1k keys (random cursors and prefixes), and
  *   the first page after a reopen, which sorts the keys once;
  * - exporting 1M keys, per key, beside exporting 1k keys.
+ *
+ * `npm run bench scale -- --pages-only` skips the reopen and heap rounds (the longest part).
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Duration, Effect, HashMap, Layer, ManagedRuntime } from "effect"
@@ -105,60 +107,62 @@ const exportMicros = (kv: KV["Type"], store: string) =>
     return (cpuMicros() - start) / keys
   })
 
+/** Reopen CPU and heap, from the same runs of `./scaleChild.ts`: each side's run is read twice. */
+const reopenAndHeap = async (dataDir: string) => {
+  const heaps = { kv: [] as Array<number>, plain: [] as Array<number> }
+  const side = (mode: "kv" | "plain") => async () => {
+    const { cpu, heap } = inChild(mode, dataDir)
+    heaps[mode].push(heap)
+    return cpu
+  }
+  await compare("reopen 1M keys, CPU to first answer", { label: "KV.layer", run: side("kv") }, {
+    label: "plain replay into a Map",
+    run: side("plain")
+  }, { unit: "ms" })
+  // The heaps of those same runs, paired as the rounds ran them, the warm-up round left out.
+  const kv = heaps.kv.slice(1)
+  const plain = heaps.plain.slice(1)
+  const ratios = kv.map((heap, i) => heap / plain[i]!).sort((a, b) => a - b)
+  const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[values.length >> 1]!
+  console.log(
+    `  ${"heap of the reopened 1M keys".padEnd(44)} KV: ${median(kv).toFixed(0)} MiB   ` +
+      `vs a Map of the same flat strings: ${median(plain).toFixed(0)} MiB   ` +
+      `ratio ${median(ratios).toFixed(2)}x (${ratios[0]!.toFixed(2)}x–${ratios.at(-1)!.toFixed(2)}x, ${ratios.length} rounds)`
+  )
+}
+
+/** Pages and exports at 1M keys beside 1k keys, in this process. */
+const pagesAndExport = async (dataDir: string) => {
+  const small = await writeStore(1000)
+  fs.renameSync(path.join(small, "stores", "big"), path.join(dataDir, "stores", "small"))
+  fs.rmSync(small, { recursive: true, force: true })
+  const runtime = ManagedRuntime.make(KV.layer({ dataDir, callTimeout: Duration.infinity }))
+  try {
+    const service = await runtime.runPromise(KV)
+    await runtime.runPromise(service.size("big"))
+    await runtime.runPromise(service.size("small"))
+    const firstStart = cpuMicros()
+    await runtime.runPromise(service.keys("big", { limit: 100 }))
+    report("first page at 1M keys after a reopen (sorts the keys), CPU", (cpuMicros() - firstStart) / 1000, "ms")
+    await compare("a page of 100 keys", {
+      label: "at 1M keys",
+      run: () => runtime.runPromise(pageMicros(service, "big", keyCount, 2000))
+    }, { label: "at 1k keys", run: () => runtime.runPromise(pageMicros(service, "small", 1000, 2000)) }, { unit: "µs" })
+    await compare("export, per key", { label: "1M keys", run: () => runtime.runPromise(exportMicros(service, "big")) }, {
+      label: "1k keys",
+      run: () => runtime.runPromise(exportMicros(service, "small"))
+    }, { unit: "µs" })
+  } finally {
+    await runtime.dispose()
+  }
+}
+
 export const run = async () => {
   heading("storage at scale (1M keys, 100-byte values, written in shuffled order)")
   const dataDir = await writeStore(keyCount)
   try {
-    const sides = { kv: [] as Array<{ cpu: number; heap: number }>, plain: [] as Array<{ cpu: number; heap: number }> }
-    // The same child runs serve both figures; each side's run is measured once and read twice.
-    const once = (mode: "kv" | "plain") => {
-      let pending: { cpu: number; heap: number } | undefined
-      return {
-        cpu: async () => {
-          pending = inChild(mode, dataDir)
-          sides[mode].push(pending)
-          return pending.cpu
-        },
-        heap: async () => pending!.heap
-      }
-    }
-    const kv = once("kv")
-    const plain = once("plain")
-    await compare("reopen 1M keys, CPU to first answer", { label: "KV.layer", run: kv.cpu }, {
-      label: "plain replay into a Map",
-      run: plain.cpu
-    }, { unit: "ms" })
-    // The heaps of those same runs, as the rounds paired them.
-    const heaps = sides.kv.slice(1).map((side, i) => side.heap / sides.plain[i + 1]!.heap).sort((a, b) => a - b)
-    const median = (values: ReadonlyArray<number>) => [...values].sort((a, b) => a - b)[values.length >> 1]!
-    console.log(
-      `  ${"heap of the reopened 1M keys".padEnd(44)} KV: ${median(sides.kv.slice(1).map((s) => s.heap)).toFixed(0)} MiB   ` +
-        `vs a Map of the same flat strings: ${median(sides.plain.slice(1).map((s) => s.heap)).toFixed(0)} MiB   ` +
-        `ratio ${median(heaps).toFixed(2)}x (${heaps[0]!.toFixed(2)}–${heaps[heaps.length - 1]!.toFixed(2)}x, ${heaps.length} rounds)`
-    )
-
-    const small = await writeStore(1000)
-    fs.renameSync(path.join(small, "stores", "big"), path.join(dataDir, "stores", "small"))
-    fs.rmSync(small, { recursive: true, force: true })
-    const runtime = ManagedRuntime.make(KV.layer({ dataDir, callTimeout: Duration.infinity }))
-    try {
-      const service = await runtime.runPromise(KV)
-      await runtime.runPromise(service.size("big"))
-      await runtime.runPromise(service.size("small"))
-      const firstStart = cpuMicros()
-      await runtime.runPromise(service.keys("big", { limit: 100 }))
-      report("first page at 1M keys after a reopen (sorts the keys), CPU", (cpuMicros() - firstStart) / 1000, "ms")
-      await compare("a page of 100 keys", {
-        label: "at 1M keys",
-        run: () => runtime.runPromise(pageMicros(service, "big", keyCount, 2000))
-      }, { label: "at 1k keys", run: () => runtime.runPromise(pageMicros(service, "small", 1000, 2000)) }, { unit: "µs" })
-      await compare("export, per key", { label: "1M keys", run: () => runtime.runPromise(exportMicros(service, "big")) }, {
-        label: "1k keys",
-        run: () => runtime.runPromise(exportMicros(service, "small"))
-      }, { unit: "µs" })
-    } finally {
-      await runtime.dispose()
-    }
+    if (!process.argv.includes("--pages-only")) await reopenAndHeap(dataDir)
+    await pagesAndExport(dataDir)
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true })
   }

@@ -511,8 +511,7 @@ export const keyPage = (
   const fromAfter = after !== undefined && after >= prefix
   const keys: Array<string> = []
   let hasNext = false
-  for (const key of Index.keysFrom(index, fromAfter ? after : prefix, fromAfter)) {
-    if (!key.startsWith(prefix)) break
+  for (const key of Index.keysFrom(index, fromAfter ? after : prefix, fromAfter, Index.prefixEnd(prefix))) {
     if (now !== -Infinity && isExpired(Option.getOrThrow(HashMap.get(entries, key)), now)) continue
     if (keys.length === limit) {
       hasNext = true

@@ -39,7 +39,7 @@ const applyBatch = (index: Index.KeyIndex, model: Set<string>, batch: ReadonlyAr
 describe("KeyIndex", () => {
   it("holds the keys of a sorted model through batches of changes, and earlier versions do not change", () => {
     FastCheck.assert(
-      FastCheck.property(FastCheck.array(FastCheck.array(op, { maxLength: 200 }), { maxLength: 20 }), key, (batches, from) => {
+      FastCheck.property(FastCheck.array(FastCheck.array(op, { maxLength: 200 }), { maxLength: 20 }), key, key, (batches, from, until) => {
         let index = Index.empty
         const model = new Set<string>()
         const versions: Array<readonly [Index.KeyIndex, ReadonlyArray<string>]> = []
@@ -49,11 +49,25 @@ describe("KeyIndex", () => {
           expect(all(index)).toEqual(sorted)
           expect([...Index.keysFrom(index, from, false)]).toEqual(sorted.filter((k) => k >= from))
           expect([...Index.keysFrom(index, from, true)]).toEqual(sorted.filter((k) => k > from))
+          expect([...Index.keysFrom(index, from, false, until)]).toEqual(sorted.filter((k) => k >= from && k < until))
+          expect([...Index.keysFrom(index, from, true, until)]).toEqual(sorted.filter((k) => k > from && k < until))
+          expect([...Index.keysFrom(index, undefined, false, until)]).toEqual(sorted.filter((k) => k < until))
           versions.push([index, sorted])
         }
         for (const [version, sorted] of versions) expect(all(version)).toEqual(sorted)
       }),
       { numRuns: 200 }
+    )
+  })
+
+  it("prefixEnd bounds exactly the strings with the prefix", () => {
+    const text = FastCheck.string({ unit: FastCheck.constantFrom("a", "b", "\uffff", "\u0000"), maxLength: 4 })
+    FastCheck.assert(
+      FastCheck.property(text, text, (prefix, key) => {
+        const end = Index.prefixEnd(prefix)
+        expect(key.startsWith(prefix)).toBe(key >= prefix && (end === undefined || key < end))
+      }),
+      { numRuns: 2000 }
     )
   })
 

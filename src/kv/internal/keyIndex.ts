@@ -198,11 +198,27 @@ export class Editor {
   }
 }
 
+/** The leaf where `key` is or would be, and the position in it of the first key at or above `key`. */
+const locate = (index: KeyIndex, key: string): readonly [Leaf, number] => {
+  let node = index.root
+  while (node instanceof Branch) node = node.children[upperBound(node.separators, key)]!
+  return [node, lowerBound(node.keys, key)]
+}
+
 /**
  * The keys of `index` in order, from `from` on (after it if `exclusive`), from the start if
- * `from` is undefined: O(log n) to begin, then O(1) a key.
+ * `from` is undefined, and before `until` if given: O(log n) to begin, then O(1) a key. The bound
+ * is found by position first, so the walk reads no key's text (at a million keys each is a cache
+ * miss: comparing every key with a bound made a page cost 3.5x a page at 1k keys).
  */
-export function* keysFrom(index: KeyIndex, from: string | undefined, exclusive: boolean): Generator<string> {
+export function* keysFrom(
+  index: KeyIndex,
+  from: string | undefined,
+  exclusive: boolean,
+  until?: string
+): Generator<string> {
+  if (until !== undefined && from !== undefined && from >= until) return
+  const [endLeaf, endAt] = until === undefined ? [undefined, 0] : locate(index, until)
   // The path to the current leaf: each branch and the child taken in it.
   const branches: Array<Branch> = []
   const positions: Array<number> = []
@@ -216,7 +232,9 @@ export function* keysFrom(index: KeyIndex, from: string | undefined, exclusive: 
   let at = from === undefined ? 0 : exclusive ? upperBound(node.keys, from) : lowerBound(node.keys, from)
   for (;;) {
     const keys = node.keys
-    for (; at < keys.length; at++) yield keys[at]!
+    const stop = node === endLeaf ? endAt : keys.length
+    for (; at < stop; at++) yield keys[at]!
+    if (node === endLeaf) return
     // Up to the first branch with a child to the right, then down its leftmost path.
     let depth = branches.length - 1
     while (depth >= 0 && positions[depth]! + 1 >= branches[depth]!.children.length) depth--
@@ -233,6 +251,13 @@ export function* keysFrom(index: KeyIndex, from: string | undefined, exclusive: 
     node = next
     at = 0
   }
+}
+
+/** The least string above every string that starts with `prefix` (none for "" or one of only U+FFFF). */
+export const prefixEnd = (prefix: string): string | undefined => {
+  let end = prefix.length
+  while (end > 0 && prefix.charCodeAt(end - 1) === 0xffff) end--
+  return end === 0 ? undefined : prefix.slice(0, end - 1) + String.fromCharCode(prefix.charCodeAt(end - 1) + 1)
 }
 
 /** The index of `entries`' keys: a sort of every key, once. */
