@@ -114,14 +114,15 @@ describe("paging", () => {
           yield* store.kv.clear("s")
           model.clear()
         } else {
-          // A restart from the log: the same state, the index built again.
+          // A restart from the log: the same state, the index built again. The version may move on:
+          // keys that fell due and were not expired yet are expired at once on reopen.
           const before = yield* store.kv.exportStore("s")
           const state = [...before.entries]
           yield* store.close
           store = yield* open(dataDir)
           const after = yield* store.kv.exportStore("s")
           expect([...after.entries]).toEqual(state)
-          expect(after.version).toBe(before.version)
+          expect(after.version).toBeGreaterThanOrEqual(before.version)
         }
         if (step % 10 === 0) yield* check
       }
