@@ -10,6 +10,7 @@ import { run as expiry } from "./expiry.js"
 import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
 import { run as observability } from "./observability.js"
+import { run as scale } from "./scale.js"
 import { run as storage } from "./storage.js"
 import { run as supervision } from "./supervision.js"
 import { run as watch } from "./watch.js"
@@ -18,6 +19,7 @@ const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["kv", kv],
   ["calls", calls],
   ["storage", storage],
+  ["scale", scale],
   ["http", http],
   ["observability", observability],
   ["supervision", supervision],

@@ -562,9 +562,14 @@ export const make = <E, R>(
     const bounded = <A, E>(store: string, effect: Effect.Effect<A, E>, doing: string) =>
       Deadline.goesOn(effect, scope, timeoutMillis, () =>
         new OutcomeUnknown({ store, reason: `it is still ${doing} after ${timeoutMillis} ms` }))
-    // The state and its version in one synchronous step, so that they agree.
+    // The state, its version, its sorted keys and the clock in one synchronous step, so that they
+    // agree; `now` is -Infinity while no entry can be past its deadline, so a page looks up no entry.
     const stateOf = (running: Store.Store) =>
-      Ref.modify(running.entries, (entries) => [[entries, running.version()] as const, entries])
+      Ref.modify(running.entries, (entries) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const pageNow = running.earliestExpiry() > now ? -Infinity : now
+        return [[entries, running.version(), running.keyIndex(entries), pageNow] as const, entries]
+      })
     // The entries and their earliest deadline read in one step, as the store sets them.
     const liveSize = (running: Store.Store, entries: HashMap.HashMap<string, Entry>) =>
       Expiry.liveSize(entries, running.earliestExpiry(), clock.unsafeCurrentTimeMillis())
@@ -622,8 +627,8 @@ export const make = <E, R>(
       keys: (store, keysOptions) =>
         withName(store, (running) =>
           Effect.flatMap(
-            Ref.get(running.entries),
-            (entries) => Store.keyPage(entries, keysOptions, clock.unsafeCurrentTimeMillis())
+            stateOf(running),
+            ([entries, , index, now]) => Store.keyPage(entries, index, keysOptions, now)
           )),
       size: (store) => withName(store, (running) => Ref.modify(running.entries, (entries) => [liveSize(running, entries), entries])),
       storeInfo,
@@ -650,8 +655,8 @@ export const make = <E, R>(
       compact: (store) => withName(store, (running) => running.compact),
       entries: (store, keysOptions) =>
         withName(store, (running) =>
-          Effect.flatMap(stateOf(running), ([entries, version]) =>
-            Effect.map(Store.keyPage(entries, keysOptions, clock.unsafeCurrentTimeMillis()), (page) => ({
+          Effect.flatMap(stateOf(running), ([entries, version, index, now]) =>
+            Effect.map(Store.keyPage(entries, index, keysOptions, now), (page) => ({
               entries: page.keys.map((key) => {
                 const entry = Option.getOrThrow(HashMap.get(entries, key))
                 return { key, value: entry.value, version: entry.version, expiresAt: entry.expiresAt }
@@ -661,19 +666,20 @@ export const make = <E, R>(
             })))),
       exportStore: (store) =>
         withName(store, (running) =>
-          Effect.map(stateOf(running), ([entries, version]) => {
-            // One clock reading for the whole export: it is the store as of that moment.
+          Ref.modify(running.entries, (entries) => {
+            // One clock reading for the whole export, with the state, in one step: the store as of that moment.
             const now = clock.unsafeCurrentTimeMillis()
-            const keys: Array<string> = []
-            HashMap.forEach(entries, (entry, key) => {
-              if (!Expiry.isExpired(entry, now)) keys.push(key)
-            })
-            keys.sort()
-            // Taken one at a time from the state as it was read: no second copy of a large store.
+            const index = running.keyIndex(entries)
+            // Walked in key order from the state as it was read, one entry at a time: linear, no copy.
             const inKeyOrder = function*() {
-              for (const key of keys) yield [key, Option.getOrThrow(HashMap.get(entries, key))] as const
+              for (const key of Store.keysOf(index)) {
+                const entry = Option.getOrThrow(HashMap.get(entries, key))
+                if (!Expiry.isExpired(entry, now)) yield [key, entry] as const
+              }
             }
-            return { version, size: keys.length, entries: { [Symbol.iterator]: inKeyOrder } }
+            const size = Expiry.liveSize(entries, running.earliestExpiry(), now)
+            const exported: StoreExport = { version: running.version(), size, entries: { [Symbol.iterator]: inKeyOrder } }
+            return [exported, entries]
           })),
       watch: (store, watchOptions) =>
         Stream.unwrapScoped(Effect.map(subscribe(store, watchOptions), (subscription) => subscription.changes)),
