@@ -81,9 +81,12 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
    * fired between a check and the mark would tell a caller `taken: false` of a call then handled.
    */
   answered = false
+  /** The reply, once answered; the caller reads it here if it came before the caller waited. */
+  exit: Exit.Exit<Reply, ReplyError<E>> | undefined = undefined
+  /** The waiting caller's resumption, set while it waits. */
+  resume: ((exit: Exit.Exit<Reply, ReplyError<E>>) => void) | undefined = undefined
   constructor(
     readonly request: Request,
-    readonly reply: Deferred.Deferred<Reply, ReplyError<E>>,
     /** Epoch milliseconds of the server's clock; `Infinity` for a call without a timeout. */
     readonly deadline: number,
     readonly timeoutMillis: number,
@@ -97,6 +100,24 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
 type Envelope<Request, Reply, E, Message> = Call<Request, Reply, E> | { readonly _tag: "Cast"; readonly message: Message }
 
 const givenUp = Exit.interrupt(FiberId.none)
+
+/**
+ * Answers `call` once: later answers (a timeout racing the reply) are ignored. A one-shot slot,
+ * not an Effect `Deferred`: measured side by side (bench/calls.ts, interleaved rounds, medians
+ * of per-round ratios; see the README), a `Deferred` per call cost most of a call's CPU, as
+ * `Deferred.unsafeMake` copies Effect's prototype into each instance and `Deferred.await` wraps
+ * each wait in `onInterrupt`; a caller that gives up is told apart by its `Effect.async` canceller.
+ */
+const reply = <Reply, E>(call: Call<unknown, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
+  if (call.answered) return
+  call.answered = true
+  call.exit = exit
+  const resume = call.resume
+  if (resume !== undefined) {
+    call.resume = undefined
+    resume(exit)
+  }
+}
 
 export const start = <State, Request, Reply, E, Message, R, InitError>(
   behaviour: Server.Behaviour<State, Request, Reply, E, Message, R, InitError>,
@@ -119,12 +140,10 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     let inHand: ReadonlyArray<Envelope<Request, Reply, E, Message>> = []
 
     const sweeper = yield* Sweeper.make<Call<Request, Reply, E>>((call) => {
-      call.answered = true
-      Deferred.unsafeDone(call.reply, Exit.fail(new CallTimeout({ server: name, timeoutMillis: call.timeoutMillis, taken: call.taken })))
+      reply(call, Exit.fail(new CallTimeout({ server: name, timeoutMillis: call.timeoutMillis, taken: call.taken })))
     })
     const answer = (call: Call<Request, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
-      call.answered = true
-      Deferred.unsafeDone(call.reply, exit)
+      reply(call, exit)
       if (call.deadline !== Infinity) sweeper.unwatch(call)
     }
     const stopped = (taken: boolean) => new ServerStopped({ server: name, reason: stoppedReason, taken })
@@ -217,7 +236,12 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       let lastTurn = performance.now()
       while (true) {
         const batch = yield* Queue.takeBetween(mailbox, 1, maxBatch)
-        yield* Effect.uninterruptible(handleBatch(Array.from(batch)))
+        const taken = Array.from(batch)
+        yield* Effect.uninterruptible(handleBatch(taken))
+        // The callers of a batch run before the next take, so that those who call again join one
+        // batch: else the first to come back is taken alone and a batch of one alternates with a
+        // batch of the rest (each paying an fsync in a store on disk).
+        if (taken.length > 1) yield* Effect.yieldNow()
         const reason = behaviour.stopWhen?.(state)
         if (reason !== undefined) return yield* Effect.fail(reason)
         if (turnMillis !== Infinity && performance.now() - lastTurn >= turnMillis) {
@@ -262,15 +286,17 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
         Effect.forkScoped
       )
     )
-    const serverId = fiber.id()
 
     // The caller waits for its reply; if it is interrupted it gives up, and the server skips the call.
-    // Effect's Deferred costs more than the one-shot slot it replaced (bench/calls.ts, 5 interleaved
-    // rounds against commit 29b7d6a): call round trips 0.83x with 1 caller and 0.46x with 100,
-    // KV.put in memory 0.59x, with sync "always" 0.75x. unsafeMake copies Effect's prototype into
-    // each instance (3-4 us) and await wraps each wait in onInterrupt (2-3 us, vs 0.5 us for async).
     const awaitReply = (call: Call<Request, Reply, E>) =>
-      Effect.onInterrupt(Deferred.await(call.reply), () => Effect.sync(() => answer(call, givenUp)))
+      Effect.async<Reply, ReplyError<E>>((resume) => {
+        if (call.exit !== undefined) return resume(call.exit)
+        call.resume = resume
+        return Effect.sync(() => {
+          call.resume = undefined
+          answer(call, givenUp)
+        })
+      })
 
     const call = (request: Request, callOptions?: Server.CallOptions) =>
       Effect.withFiberRuntime((fiber): Effect.Effect<Reply, ReplyError<E> | Overloaded> => {
@@ -280,7 +306,6 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
         const tracer = fiber.currentTracer
         const call = new Call<Request, Reply, E>(
           request,
-          Deferred.unsafeMake(serverId),
           timeoutMillis === Infinity
             ? Infinity
             : Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() + timeoutMillis,
@@ -292,7 +317,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
         // The server may have ended between the check above and the offer, after its last drain.
         if (!running) {
           answer(call, Exit.fail(stopped(false)))
-          return Deferred.await(call.reply)
+          return call.exit!
         }
         const wake = call.deadline === Infinity ? undefined : sweeper.watch(call)
         return wake === undefined ? awaitReply(call) : Effect.zipRight(wake, awaitReply(call))
