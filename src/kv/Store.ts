@@ -130,6 +130,12 @@ export interface Store {
   /** The acknowledged state; only the server writes it. Entries past their deadline are absent to readers. */
   readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
   /**
+   * What `entries` holds, read at once, with no effect: for the read path, which reads one key.
+   *
+   * @since 0.2.0
+   */
+  readonly current: () => HashMap.HashMap<string, Entry>
+  /**
    * The version of the state in `entries` (of the store's last change), set in the same step as
    * it: read both at once (`Ref.modify`) for a state and its version that agree.
    *
@@ -225,6 +231,8 @@ interface Owned {
   readonly scope: Scope.Scope
   /** Where each committed batch's changes go, in the step that sets `ref`. */
   readonly feed: Feed.Feed
+  /** What `ref` holds, set in the same step. */
+  current: HashMap.HashMap<string, Entry>
   /** The version of the entries in `ref`. */
   version: number
   /** A lower bound of the deadlines of the entries in `ref`. */
@@ -270,6 +278,7 @@ export const start = (
       fire,
       scope: yield* Effect.scope,
       feed,
+      current: log.recovered.entries,
       version: log.recovered.sequence,
       earliest: deadlines.earliest()
     }
@@ -294,6 +303,7 @@ export const start = (
       name,
       server,
       entries: ref,
+      current: () => owned.current,
       version: () => owned.version,
       feed,
       compact: log.compact,
@@ -400,6 +410,7 @@ const commit = (
     // (no yield between): a reader sees all of them or none, and `entries` then `watch` from its
     // version misses nothing and repeats nothing.
     yield* Ref.update(owned.ref, () => {
+      owned.current = after.entries
       owned.version = sequence
       owned.earliest = owned.deadlines.earliest()
       owned.feed.publish(changes)
