@@ -69,24 +69,26 @@ import * as Metrics from "./internal/metrics.js"
 import * as Observe from "./internal/observe.js"
 import * as Tree from "./Tree.js"
 
-export type {
-  /** @since 0.1.0 @category models */
-  KeyPage,
-  /** @since 0.1.0 @category models */
-  KeysOptions
-} from "./Store.js"
+/**
+ * A page of keys and what asks for one.
+ *
+ * @since 0.1.0
+ */
+export type { KeyPage, KeysOptions } from "./Store.js"
 
-export type {
-  /** @since 0.2.0 @category models */
-  AtomicWrite
-} from "./Limits.js"
+/**
+ * An atomic write's checks and operations.
+ *
+ * @since 0.2.0
+ */
+export type { AtomicWrite } from "./Limits.js"
 
-export type {
-  /** @since 0.2.0 @category models */
-  Subscription,
-  /** @since 0.2.0 @category models */
-  WatchOptions
-} from "./Feed.js"
+/**
+ * A watch: its options, and the subscription that `subscribe` returns.
+ *
+ * @since 0.2.0
+ */
+export type { Subscription, WatchOptions } from "./Feed.js"
 
 /**
  * Conditions on a put.
@@ -508,7 +510,7 @@ export const make = <E, R>(
     const timeoutMillis = Deadline.millisOf(options.callTimeout)
     const callOptions: Server.CallOptions = { timeout: Duration.millis(timeoutMillis) }
     const observer = Observe.make({ metrics: options.metrics ?? true, tracing: options.tracing ?? true })
-    if (options.metrics ?? true) yield* Metrics.register(Metrics.readingOf(registry))
+    if (options.metrics ?? true) yield* Metrics.register(Metrics.readingOf(registry, feeds))
 
     // A store that runs is used at once, with no effect spent on finding it. One that is starting,
     // restarting or closing is waited for within the call timeout, and its call gets the time left.
