@@ -205,9 +205,11 @@ export interface StartOptions {
   /** The most calls handed to `handleCalls` at once (default 1,000). */
   readonly maxBatch?: number
   /**
-   * How long the server may stay busy before it gives Node's event loop a turn (default 10 ms).
-   * `Duration.zero` yields after every batch; `Duration.infinity` never yields, for servers whose
-   * callers already let the event loop run (at the risk of starving timers and I/O under load).
+   * How long the server may stay busy before it gives Node's event loop a turn (default 10 ms);
+   * it gives one after a batch of several calls too, so that their callers, calling again, join
+   * the next batch together. `Duration.zero` yields after every batch; `Duration.infinity` never
+   * yields, for servers whose callers already let the event loop run (at the risk of starving
+   * timers and I/O under load).
    *
    * @since 0.2.0
    */

@@ -247,7 +247,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
         // store's fsync (275 batches of one in 1,000 of 100 durable writers). A `yieldNow` is not
         // enough: the callers resume after it.
         const callersTurn = taken.length > 1 && taken.length < maxBatch
-        if (callersTurn || (turnMillis !== Infinity && performance.now() - lastTurn >= turnMillis)) {
+        if (turnMillis !== Infinity && (callersTurn || performance.now() - lastTurn >= turnMillis)) {
           yield* eventLoopTurn
           lastTurn = performance.now()
         }
