@@ -5,6 +5,7 @@
  */
 import { run as atomic } from "./atomic.js"
 import { run as calls } from "./calls.js"
+import { run as cli } from "./cli.js"
 import { run as expiry } from "./expiry.js"
 import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
@@ -22,7 +23,8 @@ const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["supervision", supervision],
   ["atomic", atomic],
   ["expiry", expiry],
-  ["watch", watch]
+  ["watch", watch],
+  ["cli", cli]
 ]
 
 // Names first; options (`calls --baseline DIR`) after them are read by the benchmarks themselves.
