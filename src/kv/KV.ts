@@ -60,6 +60,7 @@ import {
   checkTtl,
   defaultLimits,
   encodeValue,
+  keyProblem as keyProblemOf,
   type Limits
 } from "./Limits.js"
 import * as Store from "./Store.js"
@@ -535,19 +536,28 @@ export const make = <E, R>(
       const checkedKey = checkKey(limits, key)
       return Either.isLeft(checkedKey) ? checkedKey.left : undefined
     }
+    // A running store's name was checked when it started: only the key is left to check.
+    const keyProblem = (key: string) => keyProblemOf(limits, key)
     const withKey = <A, E, R>(store: string, key: string, use: OnStore<A, E, R>) =>
       Effect.suspend((): Effect.Effect<A, E | ReadError, R> => {
-        const error = invalid(store, key)
-        return error === undefined ? onStore(store, use) : Effect.fail(error)
+        const running = registry.find(store)
+        const error = running === undefined ? invalid(store, key) : keyProblem(key)
+        return error !== undefined
+          ? Effect.fail(error)
+          : running !== undefined
+          ? use(running, callOptions)
+          : Deadline.afterWait(store, timeoutMillis, registry.lookup(store), use)
       })
-    // Observed inside the steps a read takes anyway: see `internal/observe.ts`.
+    // Observed inside the step a read takes anyway (see `internal/observe.ts`), and the key read
+    // from the store's state at once: no effect of its own.
     const read = <A>(kind: string, f: (entry: Option.Option<Entry>) => A) =>
       observer.reader<Store.Store, A, ReadError>(
         kind,
         invalid,
+        keyProblem,
         registry.find,
         (store, use) => onStore(store, use),
-        (running, key) => Effect.map(Ref.get(running.entries), (entries) => f(Expiry.live(HashMap.get(entries, key), clock)))
+        (running, key) => f(Expiry.live(HashMap.get(running.current(), key), clock))
       )
     // A write to one key: a write its store took and did not answer is `OutcomeUnknown`.
     const write = (running: Store.Store, store: string, request: Store.Write, callOptions: Server.CallOptions) =>
@@ -591,21 +601,22 @@ export const make = <E, R>(
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
       put: (store, key, value, putOptions) =>
-        withKey(store, key, (running, callOptions) =>
-          Effect.flatMap(encodeValue(limits, value), (json): Effect.Effect<number, WriteError> => {
-            const ttl = putOptions?.ttl === undefined ? noTtl : checkTtl(putOptions.ttl)
-            if (Either.isLeft(ttl)) return Effect.fail(ttl.left)
-            return write(running, store, {
-              _tag: "Put",
-              key,
-              value,
-              json,
-              expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
-              unless: putOptions?.unlessVersion,
-              ttl: ttl.right
-            }, callOptions)
-          })),
-      get: read("get", Option.map((entry) => entry.value)),
+        withKey(store, key, (running, callOptions): Effect.Effect<number, WriteError> => {
+          const json = encodeValue(limits, value)
+          if (Either.isLeft(json)) return Effect.fail(json.left)
+          const ttl = putOptions?.ttl === undefined ? noTtl : checkTtl(putOptions.ttl)
+          if (Either.isLeft(ttl)) return Effect.fail(ttl.left)
+          return write(running, store, {
+            _tag: "Put",
+            key,
+            value,
+            json: json.right,
+            expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
+            unless: putOptions?.unlessVersion,
+            ttl: ttl.right
+          }, callOptions)
+        }),
+      get: read("get", (found) => Option.isSome(found) ? Option.some(found.value.value) : Option.none()),
       getEntry: read("getEntry", identity),
       expire: (store, key, ttl, expireOptions) =>
         Effect.flatMap(checkTtl(ttl), (millis) => touch(store, key, millis, expireOptions?.expectedVersion)),

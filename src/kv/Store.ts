@@ -131,6 +131,12 @@ export interface Store {
   /** The acknowledged state; only the server writes it. Entries past their deadline are absent to readers. */
   readonly entries: Ref.Ref<HashMap.HashMap<string, Entry>>
   /**
+   * What `entries` holds, read at once, with no effect: for the read path, which reads one key.
+   *
+   * @since 0.2.0
+   */
+  readonly current: () => HashMap.HashMap<string, Entry>
+  /**
    * The version of the state in `entries` (of the store's last change), set in the same step as
    * it: read both at once (`Ref.modify`) for a state and its version that agree.
    *
@@ -242,6 +248,8 @@ interface Owned {
   readonly scope: Scope.Scope
   /** Where each committed batch's changes go, in the step that sets `ref`. */
   readonly feed: Feed.Feed
+  /** What `ref` holds, set in the same step. */
+  current: HashMap.HashMap<string, Entry>
   /** The version of the entries in `ref`. */
   version: number
   /** A lower bound of the deadlines of the entries in `ref`. */
@@ -290,6 +298,7 @@ export const start = (
       fire,
       scope: yield* Effect.scope,
       feed,
+      current: log.recovered.entries,
       version: log.recovered.sequence,
       earliest: deadlines.earliest(),
       index: undefined,
@@ -316,6 +325,7 @@ export const start = (
       name,
       server,
       entries: ref,
+      current: () => owned.current,
       version: () => owned.version,
       feed,
       compact: log.compact,
@@ -430,6 +440,7 @@ const commit = (
     // (no yield between): a reader sees all of them or none, and `entries` then `watch` from its
     // version misses nothing and repeats nothing.
     yield* Ref.update(owned.ref, () => {
+      owned.current = after.entries
       owned.version = sequence
       owned.earliest = owned.deadlines.earliest()
       owned.feed.publish(changes)
