@@ -37,6 +37,7 @@ import * as Console from "./Console.js"
 import { defaultMaxBodyBytes, defaultMaxBodyBytesInFlight } from "./Body.js"
 import * as Handlers from "./Handlers.js"
 import { onClientError } from "./internal/clientError.js"
+import { holdEarlyRequests } from "./internal/holdEarly.js"
 import { defaultHost, defaultPort, defaultRequestTimeout } from "./Defaults.js"
 import { requestLog, responseHeaders, routeErrors, routesOf } from "./Middleware.js"
 
@@ -136,6 +137,7 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
   return Layer.unwrapEffect(Effect.sync(() => {
     const server = createServer()
     server.on("clientError", onClientError)
+    holdEarlyRequests(server)
     let draining = false
     const closing = Deferred.unsafeMake<void>(FiberId.none)
     const api = HttpApiBuilder.api(KvApi).pipe(
