@@ -459,7 +459,7 @@ export class AtomicGroup extends HttpApiGroup.make("atomic").add(
       "Checks (`{\"key\",\"version\"}`, `null` for absent), then operations in order: `put` (with `ttl` in " +
         "seconds), `delete`, `increment` (`by`, default 1; an absent key counts as 0; the key keeps its expiry). " +
         "All or nothing, at one new version, which the answer gives. 412 names every failed check; 409 when an " +
-        "increment meets a value that is not a number; at most 1,000 checks and operations (400)."
+        "increment meets a value that is not a number; at most 1,000 operations and 1,000 checks (400)."
     )
 ).middleware(Authorization).annotate(OpenApi.Description, "Atomic writes: checks and operations on one store, all or nothing") {}
 

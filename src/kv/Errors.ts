@@ -184,17 +184,18 @@ export class NotANumber extends Schema.TaggedError<NotANumber>()("NotANumber", {
 }
 
 /**
- * An atomic write with more checks and operations than `limits.maxAtomicOperations`.
+ * An atomic write with more operations, or more checks, than `limits.maxAtomicOperations`.
  *
  * @since 0.2.0
  * @category errors
  */
 export class TooManyOperations extends Schema.TaggedError<TooManyOperations>()("TooManyOperations", {
+  what: Schema.Literal("operations", "checks"),
   count: Schema.Number,
   max: Schema.Number
 }) {
   override get message(): string {
-    return `the atomic write has ${this.count} checks and operations, over the limit of ${this.max}; ` +
+    return `the atomic write has ${this.count} ${this.what}, over the limit of ${this.max}; ` +
       "split it into several, or raise limits.maxAtomicOperations"
   }
 }

@@ -68,24 +68,26 @@ import * as Metrics from "./internal/metrics.js"
 import * as Observe from "./internal/observe.js"
 import * as Tree from "./Tree.js"
 
-export type {
-  /** @since 0.1.0 @category models */
-  KeyPage,
-  /** @since 0.1.0 @category models */
-  KeysOptions
-} from "./Store.js"
+/**
+ * A page of keys and what asks for one.
+ *
+ * @since 0.1.0
+ */
+export type { KeyPage, KeysOptions } from "./Store.js"
 
-export type {
-  /** @since 0.2.0 @category models */
-  AtomicWrite
-} from "./Limits.js"
+/**
+ * An atomic write's checks and operations.
+ *
+ * @since 0.2.0
+ */
+export type { AtomicWrite } from "./Limits.js"
 
-export type {
-  /** @since 0.2.0 @category models */
-  Subscription,
-  /** @since 0.2.0 @category models */
-  WatchOptions
-} from "./Feed.js"
+/**
+ * A watch: its options, and the subscription that `subscribe` returns.
+ *
+ * @since 0.2.0
+ */
+export type { Subscription, WatchOptions } from "./Feed.js"
 
 /**
  * Conditions on a put.

@@ -33,7 +33,7 @@ export interface Limits {
   /** Largest value, in bytes of its JSON (default 1 MiB). */
   readonly maxValueBytes: number
   /**
-   * Most checks and operations in one atomic write (default 1,000).
+   * Most operations, and most checks, in one atomic write (default 1,000 each).
    *
    * @since 0.2.0
    */
@@ -387,9 +387,12 @@ export const checkAtomic = (
   InvalidKey | InvalidValue | ValueTooLarge | InvalidTtl | TooManyOperations | AtomicTooLarge
 > => {
   const checks = write.checks ?? []
-  const count = checks.length + write.ops.length
-  if (count > limits.maxAtomicOperations) {
-    return Either.left(new TooManyOperations({ count, max: limits.maxAtomicOperations }))
+  // Operations and checks are bounded each on its own, so 1,000 operations may carry their checks.
+  if (write.ops.length > limits.maxAtomicOperations) {
+    return Either.left(new TooManyOperations({ what: "operations", count: write.ops.length, max: limits.maxAtomicOperations }))
+  }
+  if (checks.length > limits.maxAtomicOperations) {
+    return Either.left(new TooManyOperations({ what: "checks", count: checks.length, max: limits.maxAtomicOperations }))
   }
   for (const check of checks) {
     const key = checkKey(limits, check.key)

@@ -90,7 +90,7 @@ describe("HTTP atomic writes", () => {
         [{ checks: [{ key: "a", version: -1 }], ops: [] }, "InvalidRequest", /checks\.0\.version: send the version/],
         [{ checks: [{ key: "a", version: 1.5 }], ops: [], extra: 1 }, "InvalidRequest", /checks\.0\.version/],
         [{ ops: [{ op: "delete", key: "" }] }, "InvalidKey", /it is empty/],
-        [{ ops: Array.from({ length: 1001 }, (_, i) => ({ op: "delete", key: `k${i}` })) }, "TooManyOperations", /1001 checks and operations/],
+        [{ ops: Array.from({ length: 1001 }, (_, i) => ({ op: "delete", key: `k${i}` })) }, "TooManyOperations", /1001 operations/],
         [[1, 2], "InvalidRequest", /the body: Expected/]
       ]
       for (const [body, error, message] of cases) {

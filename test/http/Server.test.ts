@@ -346,6 +346,24 @@ describe("HTTP server", () => {
       expectError(yield* request(base, "POST", "/stores/b%40d/restart"), 400, "InvalidName")
     }))
 
+  it.scopedLive("POST /stores/{store}/restart brings back a store that failed past its restart intensity", () => {
+    const control = makeControl()
+    return Effect.gen(function*() {
+      const base = yield* serve({}, kvWith(control))
+      yield* request(base, "PUT", "/stores/bad/keys/k", { body: "kept" })
+      control.failing.add("bad")
+      // Three crashes within 5 seconds are restarted; the fourth is one too many.
+      for (let i = 0; i < 4; i++) expect((yield* request(base, "PUT", "/stores/bad/keys/x", { body: i })).status).toBe(504)
+      const failed = yield* request(base, "GET", "/stores/bad/keys/k")
+      expectError(failed, 503, "StoreFailed")
+      expect((failed.json as { message: string }).message).toContain("restart")
+      control.failing.delete("bad")
+      expect((yield* request(base, "POST", "/stores/bad/restart")).status).toBe(204)
+      expect((yield* request(base, "GET", "/stores/bad/keys/k")).json).toBe("kept")
+      expect((yield* request(base, "PUT", "/stores/bad/keys/k", { body: "again" })).status).toBe(200)
+    })
+  })
+
   it.scopedLive("serves the web console at /ui unless told not to", () =>
     Effect.gen(function*() {
       expect((yield* request(yield* serve(), "GET", "/ui")).status).toBe(200)

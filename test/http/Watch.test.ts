@@ -3,7 +3,7 @@
  * server and a real client, and the routes that read a store whole: `entries` and `export`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Layer, Scope, TestClock } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Scope, TestClock } from "effect"
 import { KV } from "../../src/kv/KV.js"
 import { request, serve } from "./server.js"
 import * as Sse from "./sse.js"
@@ -193,5 +193,31 @@ describe("GET /stores/{store}/entries and /export", () => {
       expect(lines).toEqual([...keys].sort().map((key) => ({ key, value: { i: Number(key.slice(1)) } })))
       const empty = yield* request(base, "GET", "/stores/nothing/export")
       expect([empty.status, empty.text, empty.headers.get("kv-version")]).toEqual([200, "", "0"])
+    }).pipe(Effect.provide(KV.layerMemory())))
+
+  it.scopedLive("export while writes go on: exactly the store at its KV-Version, nothing from after it", () =>
+    Effect.gen(function*() {
+      const kv = yield* KV
+      const base = yield* serve({}, Layer.succeed(KV, kv))
+      // One writer in order, so that the key written at version v is w<v> and holds v. It waits
+      // halfway for one export, so that at least one is taken with writes still to come.
+      const writes = 2_000
+      const exportedOnce = yield* Deferred.make<void>()
+      const write = (version: number) => kv.put("s", `w${String(version).padStart(5, "0")}`, version)
+      const writer = yield* Effect.fork(Effect.forEach(Array.from({ length: writes }, (_, i) => i + 1), (version) =>
+        version === writes / 2 ? Effect.zipRight(Deferred.await(exportedOnce), write(version)) : write(version), {
+        discard: true
+      }))
+      const seen: Array<number> = []
+      while ((yield* kv.size("s")) < writes) {
+        const exported = yield* request(base, "GET", "/stores/s/export")
+        const at = Number(exported.headers.get("kv-version"))
+        const lines = exported.text === "" ? [] : exported.text.trimEnd().split("\n").map((line) => JSON.parse(line))
+        expect(lines).toEqual(Array.from({ length: at }, (_, i) => ({ key: `w${String(i + 1).padStart(5, "0")}`, value: i + 1 })))
+        seen.push(at)
+        yield* Deferred.succeed(exportedOnce, undefined)
+      }
+      yield* Fiber.join(writer)
+      expect(seen.some((at) => at < writes)).toBe(true)
     }).pipe(Effect.provide(KV.layerMemory())))
 })
