@@ -6,12 +6,12 @@
  * requests the fast path takes (the counter must move for exactly those); fast-check adds random ones.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Clock, Context, Effect, Exit, FiberRef, HashMap, HashSet, Layer, Logger, Metric, Scope } from "effect"
-import { HttpServer } from "@effect/platform"
+import { Clock, Context, Effect, Exit, FiberRef, HashMap, HashSet, Layer, Logger, LogLevel, Metric, Scope } from "effect"
+import { FileSystem, HttpServer } from "@effect/platform"
 import * as fc from "fast-check"
 import * as Net from "node:net"
 import * as Server from "../../src/http/Server.js"
-import { KV } from "../../src/kv/KV.js"
+import { KV, type KVOptions } from "../../src/kv/KV.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { diskFull, slowDisk } from "../storage/fixtures/FaultyFileSystem.js"
 import { tempDir } from "../storage/fixtures/TempDir.js"
@@ -75,6 +75,11 @@ const fixedClock: Clock.Clock = {
   sleep: (duration) => live.sleep(duration)
 }
 
+interface Setup {
+  readonly debug?: boolean
+  readonly liveClock?: boolean
+}
+
 interface Running {
   readonly port: number
   readonly logs: Array<string>
@@ -84,9 +89,10 @@ interface Running {
 
 /**
  * A server with its own `KV`, in its own scope so that a test can close it, logging to its own
- * lines only. Its stores read `fixedClock` unless `liveClock` (deadlines need time to pass).
+ * lines only (down to debug ones if `debug`). Its stores read `fixedClock` unless `liveClock`
+ * (deadlines need time to pass).
  */
-const start = (options: Server.ServerOptions, kv: Layer.Layer<KV, unknown>, liveClock: boolean) =>
+const start = (options: Server.ServerOptions, kv: Layer.Layer<KV, unknown>, { debug = false, liveClock = false }: Setup) =>
   Effect.gen(function*() {
     const logs: Array<string> = []
     const scope = yield* Scope.make()
@@ -94,7 +100,8 @@ const start = (options: Server.ServerOptions, kv: Layer.Layer<KV, unknown>, live
     const context = yield* Layer.buildWithScope(
       Server.layer({ port: 0, ...options }).pipe(
         Layer.provide(liveClock ? kv : kv.pipe(Layer.provide(Layer.setClock(fixedClock)))),
-        Layer.provide(recordingLogger(logs))
+        Layer.provide(recordingLogger(logs)),
+        Layer.provide(debug ? Logger.minimumLogLevel(LogLevel.Debug) : Layer.empty)
       ),
       scope
     ).pipe(
@@ -112,13 +119,23 @@ const pair = (
   options: Server.ServerOptions = {},
   kv: () => Effect.Effect<Layer.Layer<KV, unknown>, never, Scope.Scope> = () =>
     Effect.map(tempDir, (dataDir) => KV.layer({ dataDir, sync: "always", limits: { maxValueBytes: 100 } })),
-  liveClock = false
+  setup: Setup = {}
 ) =>
   Effect.gen(function*() {
-    const fast = yield* start(options, yield* kv(), liveClock)
-    const declared = yield* start({ ...options, fastPath: false }, yield* kv(), liveClock)
+    const fast = yield* start(options, yield* kv(), setup)
+    const declared = yield* start({ ...options, fastPath: false }, yield* kv(), setup)
     return { fast, declared }
   })
+
+/** The pair on file systems of their own (faulty ones), each server's stores on the live clock. */
+const onDisks = (disks: ReadonlyArray<{ readonly layer: Layer.Layer<FileSystem.FileSystem> }>, options: KVOptions = {}) => {
+  let next = 0
+  return pair(
+    {},
+    () => Effect.map(tempDir, (dataDir) => KV.layerFrom(Storage.layerFile({ dataDir, sync: "always" }).pipe(Layer.provide(disks[next++]!.layer)), options)),
+    { liveClock: true }
+  )
+}
 
 const answered = Metric.value(Server.fastPathRequests).pipe(Effect.map((state) => state.count))
 
@@ -262,6 +279,17 @@ describe("the HTTP fast path", () => {
       expect(fast).toEqual(declared)
     }))
 
+  it.scopedLive("at debug level: a line for every request, and one for a client that leaves before its answer", () =>
+    Effect.gen(function*() {
+      const servers = yield* pair({}, undefined, { debug: true })
+      for (const shot of corpus.slice(0, 8)) yield* compare(servers, shot)
+      for (const server of [servers.fast, servers.declared]) yield* leaveMidBody(server)
+      const [fast, declared] = yield* logsOf(servers)
+      expect(fast).toEqual(declared)
+      expect(fast).toContain("DEBUG request method=GET path=/stores/s/keys/a status=304")
+      expect(fast).toContain("DEBUG client went away method=PUT path=/stores/s/keys/gone status=499")
+    }))
+
   for (const origins of [["*"], ["https://app.example"], ["https://app.example", "https://admin.example"]]) {
     it.scopedLive(`with CORS for ${origins.join(", ")}: the same headers, or the request is handed over`, () =>
       Effect.gen(function*() {
@@ -284,12 +312,7 @@ describe("the HTTP fast path", () => {
   it.scopedLive("a full disk (507), a failed fsync (503), Retry-After on both, and reads going on", () =>
     Effect.gen(function*() {
       const disks = [diskFull(), diskFull()]
-      let next = 0
-      const servers = yield* pair(
-        {},
-        () => Effect.map(tempDir, (dataDir) => KV.layerFrom(Storage.layerFile({ dataDir, sync: "always" }).pipe(Layer.provide(disks[next++]!.layer)))),
-        true
-      )
+      const servers = yield* onDisks(disks)
       yield* compare(servers, { method: "PUT", path: `${key}/a`, ...json("1"), fast: true })
       for (const disk of disks) disk.setSpace(0)
       yield* compare(servers, { method: "PUT", path: `${key}/b`, ...json("2"), fast: true }) // 507
@@ -312,16 +335,7 @@ describe("the HTTP fast path", () => {
   it.scopedLive("a write whose answer comes too late: 504 OutcomeUnknown", () =>
     Effect.gen(function*() {
       const disks = [slowDisk(0), slowDisk(0)]
-      let next = 0
-      const servers = yield* pair(
-        {},
-        () =>
-          Effect.map(tempDir, (dataDir) =>
-            KV.layerFrom(Storage.layerFile({ dataDir, sync: "always" }).pipe(Layer.provide(disks[next++]!.layer)), {
-              callTimeout: "200 millis"
-            })),
-        true
-      )
+      const servers = yield* onDisks(disks, { callTimeout: "200 millis" })
       yield* compare(servers, { method: "PUT", path: `${key}/a`, ...json("1"), fast: true })
       for (const disk of disks) disk.setSyncDelay(1000)
       const answer = yield* compare(servers, { method: "PUT", path: `${key}/a`, ...json("2"), fast: true })
@@ -331,12 +345,7 @@ describe("the HTTP fast path", () => {
   it.scopedLive("a write in flight when the server begins to drain is answered with Connection: close", () =>
     Effect.gen(function*() {
       const disks = [diskFull(), diskFull()]
-      let next = 0
-      const servers = yield* pair(
-        {},
-        () => Effect.map(tempDir, (dataDir) => KV.layerFrom(Storage.layerFile({ dataDir, sync: "always" }).pipe(Layer.provide(disks[next++]!.layer)))),
-        true
-      )
+      const servers = yield* onDisks(disks)
       const answers: Array<string> = []
       for (const [i, server] of [servers.fast, servers.declared].entries()) {
         yield* exchange(server.port, { method: "PUT", path: `${key}/a`, ...json("1") })
@@ -413,6 +422,22 @@ describe("the HTTP fast path", () => {
       expect(fast).toEqual(declared)
     }), 120_000)
 })
+
+/**
+ * A PUT whose client sends part of its body, then closes the connection (its FIN follows the bytes
+ * sent, so the server reads them first); done once the server has logged that its client left.
+ */
+const leaveMidBody = (server: Running) =>
+  Effect.gen(function*() {
+    yield* Effect.async<void>((resume) => {
+      const socket = Net.connect(server.port, "127.0.0.1", () =>
+        socket.write("PUT /stores/s/keys/gone HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 10\r\n\r\n[1,", () => {
+          socket.destroy()
+          resume(Effect.void)
+        }))
+    })
+    while (!server.logs.some((line) => line.includes("status=499"))) yield* Effect.sleep("10 millis")
+  })
 
 /** Whether a connection to `port` is accepted. */
 const connects = (port: number) =>

@@ -24,8 +24,10 @@ import * as Runtime from "effect/Runtime"
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from "node:http"
 import type { KVService, PutOptions } from "../../kv/KV.js"
 import type { Entry } from "../../storage/Change.js"
-import type { BodyKind } from "../Body.js"
-import type { HttpError, KVError } from "../Errors.js"
+import type { BodyKind, decodeBody, kindOf } from "../Body.js"
+import type { HttpError, keyNotFound, KVError, statusOf } from "../Errors.js"
+import type { notModified, putOptions, readHeaders } from "../Handlers.js"
+import type { requestLine, statusHeader } from "../Middleware.js"
 
 /** A `node:http` request listener. */
 export type Listener = (request: IncomingMessage, response: ServerResponse) => void
@@ -44,27 +46,26 @@ export interface Declared {
   /** Whether the server logs a line for requests that went well. */
   readonly debug: boolean
   readonly fromKV: (error: KVError) => HttpError
-  readonly statusOf: (error: HttpError) => number
-  readonly keyNotFound: (store: string, key: string) => HttpError
-  readonly kindOf: (contentType: string | undefined) => Either.Either<BodyKind, unknown>
-  readonly decodeBody: (body: Buffer, kind: BodyKind) => Either.Either<unknown, HttpError>
-  readonly putOptions: (
-    conditions: { readonly "if-match"?: number; readonly "if-none-match"?: number | "*" },
-    ttl: number | undefined
-  ) => PutOptions
-  readonly readHeaders: (version: number, expiresAt: number | undefined) => Record<string, string>
-  readonly notModified: (noneMatch: number | "*" | undefined, version: number) => boolean
-  readonly statusHeader: (status: number) => readonly [string, string] | undefined
+  readonly statusOf: typeof statusOf
+  readonly keyNotFound: typeof keyNotFound
+  readonly kindOf: typeof kindOf
+  readonly decodeBody: typeof decodeBody
+  readonly putOptions: typeof putOptions
+  readonly readHeaders: typeof readHeaders
+  readonly notModified: typeof notModified
+  readonly statusHeader: typeof statusHeader
   /** The status logged for a request whose client went away. */
   readonly clientGone: number
-  readonly requestLine: (
-    method: string,
-    url: string,
-    status: number,
-    started: number,
-    debug: boolean,
-    failure: Cause.Cause<unknown> | undefined
-  ) => Effect.Effect<void> | undefined
+  readonly requestLine: typeof requestLine
+}
+
+/** A request the fast path took, and what its answer needs. */
+interface Exchange {
+  readonly request: IncomingMessage
+  readonly response: ServerResponse
+  readonly started: number
+  /** The CORS headers of its answer, when CORS is on. */
+  readonly cors: Record<string, string> | undefined
 }
 
 export const requestsKey = MetricKey.counter("effect_kv_http_fast_path_requests_total", {
@@ -118,12 +119,14 @@ export const make = (declared: Declared) => {
   const runSync = Runtime.runSync(runtime)
   const hook = Metric.globalMetricRegistry.get(requestsKey)
 
+  const log = (exchange: Exchange, status: number, debug: boolean, failure: Cause.Cause<unknown> | undefined) => {
+    const line = declared.requestLine(exchange.request.method!, exchange.request.url!, status, exchange.started, debug, failure)
+    if (line !== undefined) runSync(line)
+  }
+
   /** Writes the answer with the headers the declared path adds after its handler, and logs it. */
   const answer = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    started: number,
-    cors: Record<string, string> | undefined,
+    exchange: Exchange,
     status: number,
     headers: Record<string, string>,
     body: string | undefined,
@@ -132,50 +135,29 @@ export const make = (declared: Declared) => {
     const extra = declared.statusHeader(status)
     if (extra !== undefined) headers[extra[0]] = extra[1]
     if (declared.draining()) headers["connection"] = "close"
-    if (cors !== undefined) Object.assign(headers, cors)
-    response.writeHead(status, headers)
-    response.end(body)
+    if (exchange.cors !== undefined) Object.assign(headers, exchange.cors)
+    exchange.response.writeHead(status, headers)
+    exchange.response.end(body)
     hook.update(1)
-    const line = declared.requestLine(request.method!, request.url!, status, started, declared.debug, failure)
-    if (line !== undefined) runSync(line)
+    log(exchange, status, declared.debug, failure)
   }
 
-  const json = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    started: number,
-    cors: Record<string, string> | undefined,
-    status: number,
-    headers: Record<string, string>,
-    text: string
-  ) => {
+  const json = (exchange: Exchange, status: number, headers: Record<string, string>, text: string) => {
     headers["content-type"] = jsonType
     headers["content-length"] = String(Buffer.byteLength(text))
-    answer(request, response, started, cors, status, headers, text)
+    answer(exchange, status, headers, text)
   }
 
-  const refuse = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    started: number,
-    cors: Record<string, string> | undefined,
-    error: HttpError
-  ) =>
-    json(request, response, started, cors, declared.statusOf(error), {}, JSON.stringify({ error: error.error, message: error.message }))
+  const refuse = (exchange: Exchange, error: HttpError) =>
+    json(exchange, declared.statusOf(error), {}, JSON.stringify({ error: error.error, message: error.message }))
 
   /**
    * Runs `effect` and settles the request with `onSuccess` or its failure, at once when it
    * completes at once (a read of a running store); a client that goes away interrupts it, as the
    * declared path does.
    */
-  const run = <A>(
-    request: IncomingMessage,
-    response: ServerResponse,
-    started: number,
-    cors: Record<string, string> | undefined,
-    effect: Effect.Effect<A, KVError>,
-    onSuccess: (value: A) => void
-  ) => {
+  const run = <A>(exchange: Exchange, effect: Effect.Effect<A, KVError>, onSuccess: (value: A) => void) => {
+    const { response } = exchange
     const fiber = fork(effect)
     if (fiber.unsafePoll() === null) {
       response.once("close", () => {
@@ -186,83 +168,51 @@ export const make = (declared: Declared) => {
       if (response.writableEnded || response.destroyed) return
       if (Exit.isSuccess(exit)) return onSuccess(exit.value)
       const failure = Cause.failureOption(exit.cause)
-      if (Option.isSome(failure)) return refuse(request, response, started, cors, declared.fromKV(failure.value))
+      if (Option.isSome(failure)) return refuse(exchange, declared.fromKV(failure.value))
       // A defect or an interruption: the status the platform gives it, with no body.
-      const status = HttpServerError.causeResponseStripped(exit.cause)[0].status
-      answer(request, response, started, cors, status, {}, undefined, exit.cause)
+      answer(exchange, HttpServerError.causeResponseStripped(exit.cause)[0].status, {}, undefined, exit.cause)
     })
   }
 
-  // Logged when the client leaves before its answer, as the declared path's requestLog does.
-  const watchClient = (request: IncomingMessage, response: ServerResponse, started: number) => {
-    if (!declared.debug) return
-    response.once("close", () => {
-      if (response.writableEnded) return
-      const line = declared.requestLine(request.method!, request.url!, declared.clientGone, started, true, undefined)
-      if (line !== undefined) runSync(line)
-    })
+  /** An exchange, whose client leaving before its answer is logged as the declared path's requestLog does. */
+  const exchangeOf = (request: IncomingMessage, response: ServerResponse, cors: Record<string, string> | undefined): Exchange => {
+    const exchange: Exchange = { request, response, started: performance.now(), cors }
+    if (declared.debug) {
+      response.once("close", () => {
+        if (!response.writableEnded) log(exchange, declared.clientGone, true, undefined)
+      })
+    }
+    return exchange
   }
 
-  const get = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    started: number,
-    cors: Record<string, string> | undefined,
-    store: string,
-    key: string,
-    noneMatch: number | "*" | undefined
-  ) =>
-    run(request, response, started, cors, kv.getEntry(store, key), (found: Option.Option<Entry>) => {
-      if (Option.isNone(found)) return refuse(request, response, started, cors, declared.keyNotFound(store, key))
+  const get = (exchange: Exchange, store: string, key: string, noneMatch: number | "*" | undefined) =>
+    run(exchange, kv.getEntry(store, key), (found: Option.Option<Entry>) => {
+      if (Option.isNone(found)) return refuse(exchange, declared.keyNotFound(store, key))
       const { expiresAt, value, version } = found.value
       const headers = declared.readHeaders(version, expiresAt)
-      if (declared.notModified(noneMatch, version)) return answer(request, response, started, cors, 304, headers, undefined)
-      json(request, response, started, cors, 200, headers, JSON.stringify(value))
+      if (declared.notModified(noneMatch, version)) return answer(exchange, 304, headers, undefined)
+      json(exchange, 200, headers, JSON.stringify(value))
     })
 
-  const put = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    started: number,
-    cors: Record<string, string> | undefined,
-    store: string,
-    key: string,
-    kind: BodyKind,
-    options: PutOptions | undefined
-  ) => {
+  const put = (exchange: Exchange, store: string, key: string, kind: BodyKind, options: PutOptions | undefined) => {
     const chunks: Array<Buffer> = []
     let total = 0
-    request.on("data", (chunk: Buffer) => {
+    exchange.request.on("data", (chunk: Buffer) => {
       chunks.push(chunk)
       total += chunk.length
     })
-    request.once("end", () => {
+    exchange.request.once("end", () => {
       const value = declared.decodeBody(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, total), kind)
-      if (Either.isLeft(value)) return refuse(request, response, started, cors, value.left)
-      run(request, response, started, cors, kv.put(store, key, value.right, options), (version) =>
-        json(request, response, started, cors, 200, {}, `{"version":${version}}`))
+      if (Either.isLeft(value)) return refuse(exchange, value.left)
+      run(exchange, kv.put(store, key, value.right, options), (version) => json(exchange, 200, {}, `{"version":${version}}`))
     })
   }
 
-  const del = (
-    request: IncomingMessage,
-    response: ServerResponse,
-    started: number,
-    cors: Record<string, string> | undefined,
-    store: string,
-    key: string,
-    expectedVersion: number | undefined
-  ) =>
+  const del = (exchange: Exchange, store: string, key: string, expectedVersion: number | undefined) =>
     run(
-      request,
-      response,
-      started,
-      cors,
+      exchange,
       kv.delete(store, key, expectedVersion === undefined ? undefined : { expectedVersion }),
-      (deleted: boolean) =>
-        deleted
-          ? answer(request, response, started, cors, 204, {}, undefined)
-          : refuse(request, response, started, cors, declared.keyNotFound(store, key))
+      (deleted: boolean) => deleted ? answer(exchange, 204, {}, undefined) : refuse(exchange, declared.keyNotFound(store, key))
     )
 
   return (handOver: Listener): Listener => (request, response) => {
@@ -285,7 +235,6 @@ export const make = (declared: Declared) => {
     if (store === undefined || key === undefined) return handOver(request, response)
     const length = bodyLength(headers)
     const ttl = match[3]
-    const started = performance.now()
     if (method === "PUT") {
       if (length <= noBody || length > declared.maxBodyBytes) return handOver(request, response)
       const kind = declared.kindOf(headers["content-type"])
@@ -300,19 +249,16 @@ export const make = (declared: Declared) => {
           ...(expected === undefined ? {} : { "if-match": expected }),
           ...(noneMatch === undefined ? {} : { "if-none-match": noneMatch })
         }, ttl === undefined ? undefined : Number(ttl))
-      watchClient(request, response, started)
-      return put(request, response, started, cors, store, key, kind.right, options)
+      return put(exchangeOf(request, response, cors), store, key, kind.right, options)
     }
     if (length !== noBody || ttl !== undefined) return handOver(request, response)
     if (method === "GET") {
       const noneMatch = ifNoneMatch(headers["if-none-match"])
       if (headers["if-match"] !== undefined || noneMatch === invalid) return handOver(request, response)
-      watchClient(request, response, started)
-      return get(request, response, started, cors, store, key, noneMatch)
+      return get(exchangeOf(request, response, cors), store, key, noneMatch)
     }
     const expected = ifMatch(headers["if-match"])
     if (headers["if-none-match"] !== undefined || expected === invalid) return handOver(request, response)
-    watchClient(request, response, started)
-    return del(request, response, started, cors, store, key, expected)
+    return del(exchangeOf(request, response, cors), store, key, expected)
   }
 }
