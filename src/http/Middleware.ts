@@ -218,8 +218,8 @@ export const requestLine = (
 }
 
 /**
- * Whether a fiber with these refs logs debug lines: most servers log none, and then a request
- * that went well costs no logging at all.
+ * Whether a minimum log level of `level` lets debug lines through: most servers log none, and then
+ * a request that went well costs no logging at all.
  *
  * @since 0.2.0
  * @category utils
