@@ -9,7 +9,8 @@ export default defineConfig({
     alias: [
       { find: /^effect-kv$/, replacement: source("./src/index.ts") },
       { find: /^effect-kv\/otp$/, replacement: source("./src/otp/index.ts") },
-      { find: /^effect-kv\/http$/, replacement: source("./src/http/index.ts") }
+      { find: /^effect-kv\/http$/, replacement: source("./src/http/index.ts") },
+      { find: /^effect-kv\/persistence$/, replacement: source("./src/persistence.ts") }
     ]
   },
   test: {

@@ -1,6 +1,6 @@
 /**
  * The README is executable: every TypeScript block in it type-checks as a module of its own, with
- * `effect-kv`, `effect-kv/otp` and `effect-kv/http` resolving to the sources, and the blocks
+ * `effect-kv`, `effect-kv/otp`, `effect-kv/http` and `effect-kv/persistence` resolving to the sources, and the blocks
  * marked ```` ```ts run ```` run to completion.
  */
 import { describe, expect, it } from "@effect/vitest"
@@ -37,7 +37,8 @@ const blocks: ReadonlyArray<Block> = (() => {
 const entryPoints: Record<string, string> = {
   "effect-kv": "src/index.ts",
   "effect-kv/otp": "src/otp/index.ts",
-  "effect-kv/http": "src/http/index.ts"
+  "effect-kv/http": "src/http/index.ts",
+  "effect-kv/persistence": "src/persistence.ts"
 }
 
 // A block's file name says where it is in the README.

@@ -139,6 +139,8 @@ export interface Feeds {
   readonly end: (store: string) => void
   /** Ends every watch, and every watch begun from now on. */
   readonly endAll: () => void
+  /** The watches open now, by store name: stores with none are left out. */
+  readonly watchers: () => ReadonlyArray<readonly [store: string, watchers: number]>
 }
 
 // The most changes one read of a watcher copies out: a long replay goes in several.
@@ -472,6 +474,11 @@ export const makeFeeds = (options: FeedOptions = {}): Feeds => {
     endAll: () => {
       closed = true
       for (const feed of feeds.values()) feed.end()
+    },
+    watchers: () => {
+      const open: Array<readonly [string, number]> = []
+      for (const feed of feeds.values()) if (feed.watchers > 0) open.push([feed.store, feed.watchers])
+      return open
     }
   }
 }

@@ -509,7 +509,7 @@ export const make = <E, R>(
     const timeoutMillis = Deadline.millisOf(options.callTimeout)
     const callOptions: Server.CallOptions = { timeout: Duration.millis(timeoutMillis) }
     const observer = Observe.make({ metrics: options.metrics ?? true, tracing: options.tracing ?? true })
-    if (options.metrics ?? true) yield* Metrics.register(Metrics.readingOf(registry))
+    if (options.metrics ?? true) yield* Metrics.register(Metrics.readingOf(registry, feeds))
 
     // A store that runs is used at once, with no effect spent on finding it. One that is starting,
     // restarting or closing is waited for within the call timeout, and its call gets the time left.

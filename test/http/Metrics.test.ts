@@ -8,6 +8,7 @@ import { Effect, Metric, MetricBoundaries } from "effect"
 import parse from "parse-prometheus-text-format"
 import * as Prometheus from "../../src/http/Prometheus.js"
 import { request, serve } from "./server.js"
+import * as Sse from "./sse.js"
 
 const metricName = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/
 const labelName = /^[a-zA-Z_][a-zA-Z0-9_]*$/
@@ -92,6 +93,31 @@ describe("GET /metrics", () => {
       expect(Number(open.metrics[0]!.value)).toBeGreaterThanOrEqual(1)
       const mailbox = families.find((family) => family.name === "effect_kv_mailbox_depth")!
       expect(mailbox.metrics.find((sample) => sample.labels?.["store"] === "scraped")?.value).toBe("0")
+    }))
+
+  it.scopedLive("shows each store's open watches and the keys that expired", () =>
+    Effect.gen(function*() {
+      const base = yield* serve()
+      const scrape = Effect.map(request(base, "GET", "/metrics"), (reply) => parseStrictly(reply.text))
+      const watchers = Effect.map(scrape, (families) =>
+        families.find((family) => family.name === "effect_kv_watchers")?.metrics
+          .find((sample) => sample.labels?.["store"] === "scraped-watched")?.value)
+      const expired = Effect.map(scrape, (families) => {
+        const family = families.find((family) => family.name === "effect_kv_expired_keys")
+        return family === undefined ? 0 : Number(family.metrics[0]!.value)
+      })
+      const before = yield* expired
+      const stream = yield* Sse.open(`${base}/stores/scraped-watched/watch`)
+      expect(stream.status).toBe(200)
+      expect(yield* watchers).toBe("1")
+      expect((yield* request(base, "PUT", "/stores/scraped-watched/keys/a?ttl=1", { body: 1 })).status).toBe(200)
+      // The store expires the key a second later: the watcher sees it, and it is counted (just after).
+      yield* stream.until((blocks) => blocks.some((block) => block.event === "expire"))
+      while ((yield* expired) === before) yield* Effect.sleep("10 millis")
+      expect((yield* expired) - before).toBe(1)
+      expect((yield* scrape).find((family) => family.name === "effect_kv_expired_keys")!.type).toBe("COUNTER")
+      yield* stream.close
+      while ((yield* watchers) !== "0") yield* Effect.sleep("10 millis")
     }))
 
   it.scoped("needs the token like any other route", () =>

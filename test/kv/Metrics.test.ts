@@ -3,7 +3,7 @@
  * gauges of the present set when sampled, and nothing counted with `metrics: false`.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Layer, Metric } from "effect"
+import { Deferred, Effect, Exit, Fiber, Layer, Metric, Scope, Stream, TestClock } from "effect"
 import { KV, type KVOptions } from "../../src/kv/KV.js"
 import * as Metrics from "../../src/kv/Metrics.js"
 import * as StorageMetrics from "../../src/storage/Metrics.js"
@@ -45,7 +45,13 @@ for (const [storage, makeLayer] of implementations) describe(`Metrics on ${stora
       yield* kv.delete(store, "a")
       yield* kv.keys(store)
       yield* kv.size(store)
+      yield* kv.entries(store, { limit: 1 })
+      yield* kv.entries(store, { limit: -1 }).pipe(Effect.ignore) // InvalidQuery
+      yield* kv.exportStore(store)
       expect(yield* count(store, "put", "ok")).toBe(2)
+      expect(yield* count(store, "entries", "ok")).toBe(1)
+      expect(yield* count(store, "entries", "InvalidQuery")).toBe(1)
+      expect(yield* count(store, "exportStore", "ok")).toBe(1)
       expect(yield* count(store, "put", "VersionMismatch")).toBe(1)
       expect(yield* count(store, "get", "ok")).toBe(2)
       expect(yield* count(store, "get", "InvalidKey")).toBe(1)
@@ -138,4 +144,40 @@ describe("Metrics gauges", () => {
       yield* Metrics.sample
       expect(yield* gauge(Metrics.openStores)).toBe(before + 1)
     }))
+
+  it.scoped("sample sets each store's watchers, back to 0 when its watches end", () =>
+    Effect.gen(function*() {
+      const kv = yield* Effect.provide(KV, yield* Layer.build(KV.layerMemory()))
+      const watchers = (store: string) => Effect.zipRight(Metrics.sample, gauge(Metrics.watchers, store))
+      const first = yield* Scope.make()
+      const second = yield* Scope.make()
+      yield* Scope.extend(kv.subscribe("watched-a", { prefix: "x" }), first)
+      yield* Scope.extend(kv.subscribe("watched-a"), second)
+      yield* Scope.extend(kv.subscribe("watched-b"), second)
+      expect([yield* watchers("watched-a"), yield* watchers("watched-b")]).toEqual([2, 1])
+      yield* Scope.close(first, Exit.void)
+      expect([yield* watchers("watched-a"), yield* watchers("watched-b")]).toEqual([1, 1])
+      // A watch as a stream counts while it runs.
+      const received = yield* Deferred.make<void>()
+      const streaming = yield* Effect.fork(Stream.runForEach(kv.watch("watched-b"), () => Deferred.succeed(received, undefined)))
+      while ((yield* watchers("watched-b")) < 2) yield* Effect.yieldNow()
+      yield* kv.put("watched-b", "k", 1)
+      yield* Deferred.await(received)
+      yield* Fiber.interrupt(streaming)
+      yield* Scope.close(second, Exit.void)
+      expect([yield* watchers("watched-a"), yield* watchers("watched-b")]).toEqual([0, 0])
+    }))
+
+  it.effect("expiries counts the keys removed because their expiry passed", () =>
+    Effect.gen(function*() {
+      const kv = yield* KV
+      const before = (yield* Metric.value(Metrics.expiries)).count
+      yield* kv.put("expiring", "a", 1, { ttl: "1 second" })
+      yield* kv.put("expiring", "b", 1, { ttl: "1 second" })
+      yield* kv.put("expiring", "c", 1)
+      yield* TestClock.adjust("1 second")
+      while ((yield* Metric.value(Metrics.expiries)).count - before < 2) yield* Effect.yieldNow()
+      yield* kv.put("expiring", "c", 2)
+      expect((yield* Metric.value(Metrics.expiries)).count - before).toBe(2)
+    }).pipe(Effect.provide(KV.layerMemory())))
 })

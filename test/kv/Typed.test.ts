@@ -1,5 +1,5 @@
 import { describe, expect, layer } from "@effect/vitest"
-import { Effect, Exit, Layer, Option, Schema } from "effect"
+import { Chunk, Effect, Exit, Layer, Option, Schema, Stream } from "effect"
 import { KV } from "../../src/kv/KV.js"
 import * as Typed from "../../src/kv/Typed.js"
 import { onTempDir } from "../storage/fixtures/TempDir.js"
@@ -54,6 +54,46 @@ for (const [storage, implementation] of implementations) describe(`Typed on ${st
           expect(error.message).toContain("typed-bad")
           expect(error.message).toContain("Expected string, actual 1816")
         }
+      }))
+
+    it.effect("watch decodes every put's value, an atomic write's too; other changes pass as they are", () =>
+      Effect.gen(function*() {
+        const kv = yield* KV
+        const users = Typed.make(kv, "typed-watched", User)
+        const bob = new User({ name: "Bob", born: new Date("1816-01-01T00:00:00.000Z") })
+        const first = yield* users.put("ada", ada)
+        yield* kv.atomic("typed-watched", { ops: [{ op: "put", key: "bob", value: { name: "Bob", born: "1816-01-01T00:00:00.000Z" } }, { op: "delete", key: "ada" }] })
+        yield* kv.expire("typed-watched", "bob", "1 hour")
+        yield* kv.clear("typed-watched")
+        const changes = Chunk.toReadonlyArray(yield* Stream.runCollect(Stream.take(users.watch({ since: 0 }), 4)))
+        expect(changes.map((change) => change._tag)).toEqual(["Put", "Atomic", "Touch", "Clear"])
+        expect(changes[0]).toEqual({ _tag: "Put", key: "ada", value: ada, version: first, expiresAt: undefined })
+        expect((changes[0] as Typed.TypedPut<User>).value).toBeInstanceOf(User)
+        expect(changes[1]).toEqual({
+          _tag: "Atomic",
+          version: first + 1,
+          changes: [
+            { _tag: "Put", key: "bob", value: bob, version: first + 1, expiresAt: undefined },
+            { _tag: "Delete", key: "ada", version: first + 1 }
+          ]
+        })
+      }))
+
+    it.effect("a watch meeting a value that does not decode fails with InvalidStoredValue naming store, key, schema message and version", () =>
+      Effect.gen(function*() {
+        const kv = yield* KV
+        const users = Typed.make(kv, "typed-watched-bad", User)
+        yield* users.put("ada", ada)
+        const bad = yield* kv.put("typed-watched-bad", "bob", { name: "Bob", born: 1816 })
+        yield* users.put("carl", ada)
+        const error = yield* Effect.flip(Stream.runDrain(users.watch({ since: 0 })))
+        if (!(error instanceof Typed.InvalidStoredValue)) throw error
+        expect(error).toMatchObject({ store: "typed-watched-bad", key: "bob", version: bad })
+        expect(error.message).toContain("Expected string, actual 1816")
+        expect(error.message).toContain(`since ${bad}`)
+        // Resumed past it, the watch goes on.
+        const next = yield* Stream.runCollect(Stream.take(users.watch({ since: error.version! }), 1))
+        expect(Chunk.toReadonlyArray(next).map((change) => change._tag === "Put" && change.key)).toEqual(["carl"])
       }))
 
     it.effect("a value that does not encode fails with UnencodableValue and writes nothing", () =>

@@ -16,6 +16,7 @@ const root = fileURLToPath(new URL("../..", import.meta.url))
 const ours = JSON.parse(Fs.readFileSync(Path.join(root, "package.json"), "utf8")) as {
   readonly devDependencies: Record<string, string>
   readonly peerDependencies: Record<string, string>
+  readonly peerDependenciesMeta: Record<string, { readonly optional?: boolean }>
 }
 
 /** The app's own `effect`: within our peer range, older than the one we pin. */
@@ -37,14 +38,26 @@ const copiesOf = (dir: string, name: string): Array<string> =>
     .map(Path.dirname)
 
 describe("package", () => {
-  it("declares effect and @effect/platform as peers of the line it builds with, pinned exactly for its own builds", () => {
-    for (const name of ["effect", "@effect/platform", "@effect/platform-node"]) {
+  it("declares effect and the @effect packages as peers of the line it builds with, pinned exactly for its own builds, the optional ones optional", () => {
+    for (const name of ["effect", "@effect/platform", "@effect/platform-node", "@effect/experimental", "@effect/opentelemetry"]) {
       const pinned = ours.devDependencies[name]!
       expect(pinned).toMatch(/^\d+\.\d+\.\d+$/)
       // A caret on 3.x allows any later 3.x; on 0.y only later 0.y.z, as Effect's own packages declare.
       const line = pinned.startsWith("0.") ? pinned.split(".").slice(0, 2).join(".") : pinned.split(".")[0]!
       expect(ours.peerDependencies[name]).toMatch(new RegExp(`^\\^${line.replace(".", "\\.")}\\.`))
     }
+    // Only effect-kv/persistence and serve --otlp-url load these: an app need not install them.
+    expect(ours.peerDependenciesMeta["@effect/experimental"]?.optional).toBe(true)
+    expect(ours.peerDependenciesMeta["@effect/opentelemetry"]?.optional).toBe(true)
+    // The one @effect/experimental built for the effect we pin: its own peer range holds our effect.
+    const experimental = JSON.parse(
+      Fs.readFileSync(Path.join(root, "node_modules", "@effect", "experimental", "package.json"), "utf8")
+    ) as { readonly version: string; readonly peerDependencies: Record<string, string> }
+    expect(experimental.version).toBe(ours.devDependencies["@effect/experimental"])
+    const range = /^\^(\d+)\.(\d+)\.(\d+)$/.exec(experimental.peerDependencies["effect"]!)!.slice(1).map(Number)
+    const effect = ours.devDependencies["effect"]!.split(".").map(Number)
+    expect(effect[0]).toBe(range[0])
+    expect(effect[1]! * 1e6 + effect[2]!).toBeGreaterThanOrEqual(range[1]! * 1e6 + range[2]!)
   })
 
   it.scoped("an app with its own effect gets exactly one copy, which effect-kv uses", () =>
@@ -73,5 +86,20 @@ describe("package", () => {
         "console.log(JSON.stringify(await Effect.runPromise(Effect.provide(program, KV.layerMemory()))))"
       ].join("\n"))
       expect((yield* exec(process.execPath, ["main.js"], app)).trim()).toBe("{\"_id\":\"Option\",\"_tag\":\"Some\",\"value\":1}")
+      // The persistence entry point is exported, and runs on the app's one effect too.
+      Fs.writeFileSync(Path.join(app, "persistence.js"), [
+        "import * as Persistence from \"@effect/experimental/Persistence\"",
+        "import { Effect, Layer, Option } from \"effect\"",
+        "import { KV } from \"effect-kv\"",
+        "import { KVPersistence } from \"effect-kv/persistence\"",
+        "const program = Effect.gen(function*() {",
+        "  const store = yield* (yield* Persistence.BackingPersistence).make(\"cache\")",
+        "  yield* store.set(\"k\", [1], Option.none())",
+        "  return yield* store.get(\"k\")",
+        "})",
+        "const layer = KVPersistence.layer().pipe(Layer.provide(KV.layerMemory()))",
+        "console.log(JSON.stringify(await Effect.runPromise(Effect.scoped(Effect.provide(program, layer)))))"
+      ].join("\n"))
+      expect((yield* exec(process.execPath, ["persistence.js"], app)).trim()).toBe("{\"_id\":\"Option\",\"_tag\":\"Some\",\"value\":[1]}")
     }), 120_000)
 })

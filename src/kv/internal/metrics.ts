@@ -11,6 +11,7 @@ import * as MetricBoundaries from "effect/MetricBoundaries"
 import * as MetricKey from "effect/MetricKey"
 import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
+import type * as Feed from "../Feed.js"
 import type * as Registry from "../Registry.js"
 
 export const operationsKey = MetricKey.counter("effect_kv_operations_total", {
@@ -47,10 +48,15 @@ export const mailboxDepth = Metric.gauge("effect_kv_mailbox_depth", {
   description: "writes waiting in a store's mailbox, by store"
 })
 
+export const watchers = Metric.gauge("effect_kv_watchers", {
+  description: "watches open on a store (KV.watch, SSE), by store"
+})
+
 /** What one `KV` reports of its current state when sampled. */
 export interface Reading {
   readonly openStores: number
   readonly mailboxes: ReadonlyArray<readonly [store: string, depth: number]>
+  readonly watchers: ReadonlyArray<readonly [store: string, watchers: number]>
 }
 
 /** The `KV`s of this process that report their state, each as it reports it now. */
@@ -59,15 +65,18 @@ const samplers = globalValue(Symbol.for("effect-kv/Metrics/samplers"), () => new
 /** Stores whose mailbox gauge was set: those gone since are set back to 0. */
 const mailboxesSeen = globalValue(Symbol.for("effect-kv/Metrics/mailboxesSeen"), () => new Set<string>())
 
-/** What the stores of `registry` report: how many run, and each one's mailbox. */
-export const readingOf = (registry: Registry.Registry): Effect.Effect<Reading> =>
+/** Stores whose watchers gauge was set: those no longer watched are set back to 0. */
+const watchedSeen = globalValue(Symbol.for("effect-kv/Metrics/watchedSeen"), () => new Set<string>())
+
+/** What the stores of `registry` and their `feeds` report: how many run, each one's mailbox and watchers. */
+export const readingOf = (registry: Registry.Registry, feeds: Feed.Feeds): Effect.Effect<Reading> =>
   Effect.map(registry.running, (names) => {
     const mailboxes: Array<readonly [string, number]> = []
     for (const name of names) {
       const store = registry.unsafeFind(name)
       if (store !== undefined) mailboxes.push([name, store.server.mailboxSize()])
     }
-    return { openStores: names.length, mailboxes }
+    return { openStores: names.length, mailboxes, watchers: feeds.watchers() }
   })
 
 /** Samples `sampler` with the others while the scope is open. */
@@ -76,22 +85,30 @@ export const register = (sampler: Effect.Effect<Reading>) =>
 
 const storeLabel = (store: string) => [MetricLabel.make("store", store)]
 
+/** Sets `gauge` of each store to its sum over the readings, and back to 0 for those `seen` before and not now. */
+const setByStore = (
+  gauge: Metric.Metric.Gauge<number>,
+  seen: Set<string>,
+  readings: ReadonlyArray<ReadonlyArray<readonly [string, number]>>
+) => {
+  const sums = new Map<string, number>()
+  for (const reading of readings) for (const [store, n] of reading) sums.set(store, (sums.get(store) ?? 0) + n)
+  for (const store of seen) if (!sums.has(store)) gauge.unsafeUpdate(0, storeLabel(store))
+  for (const [store, n] of sums) {
+    seen.add(store)
+    gauge.unsafeUpdate(n, storeLabel(store))
+  }
+}
+
 /** Sets the gauges of current state from every `KV` of the process. */
 export const sample: Effect.Effect<void> = Effect.suspend(() =>
   Effect.flatMap(Effect.all(Array.from(samplers)), (readings) =>
     Effect.sync(() => {
       let open = 0
-      const depths = new Map<string, number>()
-      for (const reading of readings) {
-        open += reading.openStores
-        for (const [store, depth] of reading.mailboxes) depths.set(store, (depths.get(store) ?? 0) + depth)
-      }
+      for (const reading of readings) open += reading.openStores
       openStores.unsafeUpdate(open, [])
-      for (const store of mailboxesSeen) if (!depths.has(store)) mailboxDepth.unsafeUpdate(0, storeLabel(store))
-      for (const [store, depth] of depths) {
-        mailboxesSeen.add(store)
-        mailboxDepth.unsafeUpdate(depth, storeLabel(store))
-      }
+      setByStore(mailboxDepth, mailboxesSeen, readings.map((reading) => reading.mailboxes))
+      setByStore(watchers, watchedSeen, readings.map((reading) => reading.watchers))
     })
   )
 )

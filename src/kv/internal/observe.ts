@@ -217,6 +217,8 @@ export const instrument = (service: KVService, observer: Observer): KVService =>
   const dropStore = observer.operator("dropStore", false)
   const restartStore = observer.operator("restartStore", false)
   const compact = observer.operator("compact", false)
+  const entries = observer.operator("entries", false)
+  const exportStore = observer.operator("exportStore", false)
   return {
     ...service,
     put: (store, key, value, options) => put(store, service.put(store, key, value, options), key),
@@ -230,6 +232,8 @@ export const instrument = (service: KVService, observer: Observer): KVService =>
     storeInfo: (store) => storeInfo(store, service.storeInfo(store)),
     dropStore: (store) => dropStore(store, service.dropStore(store)),
     restartStore: (store) => restartStore(store, service.restartStore(store)),
-    compact: (store) => compact(store, service.compact(store))
+    compact: (store) => compact(store, service.compact(store)),
+    entries: (store, options) => entries(store, service.entries(store, options)),
+    exportStore: (store) => exportStore(store, service.exportStore(store))
   }
 }
