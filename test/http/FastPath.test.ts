@@ -13,6 +13,7 @@ import * as Net from "node:net"
 import * as Server from "../../src/http/Server.js"
 import { KV, type KVOptions } from "../../src/kv/KV.js"
 import * as Storage from "../../src/storage/Storage.js"
+import * as MemoryTracer from "../fixtures/MemoryTracer.js"
 import { diskFull, slowDisk } from "../storage/fixtures/FaultyFileSystem.js"
 import { tempDir } from "../storage/fixtures/TempDir.js"
 
@@ -363,6 +364,22 @@ describe("the HTTP fast path", () => {
       }
       expect(answers[0]).toBe(answers[1])
       expect(answers[0]).toMatch(/^HTTP\/1.1 200 OK\r\n[^]*\r\nConnection: close\r\n/i)
+    }))
+
+  it.scopedLive("under a tracer that records, every request goes the declared way, traced as declared", () =>
+    Effect.gen(function*() {
+      const memory = MemoryTracer.make()
+      const traced = yield* Layer.build(
+        Server.layer({ port: 0 }).pipe(Layer.provide(KV.layerMemory()), Layer.provide(MemoryTracer.layer(memory)))
+      )
+      const address = Context.get(traced, HttpServer.HttpServer).address
+      if (address._tag !== "TcpAddress") return yield* Effect.dieMessage("expected a TCP address")
+      const before = yield* answered
+      expect(yield* exchange(address.port, { method: "PUT", path: `${key}/a`, ...json("1") })).toMatch(/^HTTP\/1.1 200/)
+      expect(yield* exchange(address.port, { method: "GET", path: `${key}/a` })).toMatch(/^HTTP\/1.1 200/)
+      expect((yield* answered) - before).toBe(0)
+      const get = MemoryTracer.find(memory, "kv.getEntry")
+      expect(MemoryTracer.path(get).slice(0, 2)).toEqual(["kv.getEntry", "http.server GET"])
     }))
 
   it.scopedLive("answers generated requests as the declared path does", () =>
