@@ -5,10 +5,12 @@
  */
 import { run as atomic } from "./atomic.js"
 import { run as calls } from "./calls.js"
+import { run as cli } from "./cli.js"
 import { run as expiry } from "./expiry.js"
 import { run as http } from "./http.js"
 import { run as kv } from "./kv.js"
 import { run as observability } from "./observability.js"
+import { run as scale } from "./scale.js"
 import { run as storage } from "./storage.js"
 import { run as supervision } from "./supervision.js"
 import { run as watch } from "./watch.js"
@@ -17,12 +19,14 @@ const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["kv", kv],
   ["calls", calls],
   ["storage", storage],
+  ["scale", scale],
   ["http", http],
   ["observability", observability],
   ["supervision", supervision],
   ["atomic", atomic],
   ["expiry", expiry],
-  ["watch", watch]
+  ["watch", watch],
+  ["cli", cli]
 ]
 
 // Names first; options (`calls --baseline DIR`) after them are read by the benchmarks themselves.

@@ -1,22 +1,32 @@
 /**
- * In-process speed and memory of the `KV` service on memory storage, each figure beside its
- * baseline in interleaved rounds (`./rounds.ts`):
+ * In-process speed and memory of the `KV` service, each figure beside its baseline in interleaved
+ * rounds (`./rounds.ts`):
  *
- * - reads/s with 1 caller, beside a bare `Ref.get` + `HashMap.get` loop in Effect and a plain
- *   `Map.get` loop;
- * - acknowledged writes/s with 1 and 100 concurrent callers on one store, beside a bare
+ * - reads/s with 1 caller of 100,000 keys in a scattered order, beside Elixir's GenServer `get`
+ *   on the same data (when `elixir` is on the PATH: `./anchors.ts`), a bare `Ref.get` +
+ *   `HashMap.get` loop in Effect and a plain `Map.get` loop;
+ * - acknowledged writes/s in memory with 1 and 100 concurrent callers on one store, beside a bare
  *   `Ref.update` + `HashMap.set` from as many fibers, and a plain `Map.set` loop;
+ * - durable puts/s on disk, 100 writers on one store: `sync: "always"` beside Redis `SET` with
+ *   `appendfsync always` from 50 clients (when `redis-server` is on the PATH), and `sync: "none"`
+ *   beside `"always"`;
  * - heap taken by 1M keys with 100-byte string values, beside a plain `Map` of the same data.
  */
 import { Duration, Effect, HashMap, Layer, ManagedRuntime, Ref } from "effect"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { KV } from "../src/kv/KV.js"
+import { elixirGets, redisAlways } from "./anchors.js"
 import { effectOpsPerSecond, heading, heapAfter } from "./report.js"
 import { compare } from "./rounds.js"
 
-const keyCount = 10_000
+const keyCount = 100_000
 const keys = Array.from({ length: keyCount }, (_, i) => `key-${i}`)
+// A permutation of the keys (7919 is prime to 100,000), as the Elixir anchor reads them.
+const scattered = Array.from({ length: keyCount }, (_, i) => keys[(i * 7919) % keyCount]!)
 const value = "v".repeat(100)
-const millis = 500
+const millis = 1000
 
 const plainLoop = async (body: (i: number) => void) => {
   let count = 0
@@ -28,7 +38,7 @@ const plainLoop = async (body: (i: number) => void) => {
 }
 
 export const run = async () => {
-  heading("KV in memory: reads and writes (one store, 10,000 keys, 100-byte values)")
+  heading("KV in memory: reads of 100,000 keys in a scattered order, 1 caller (100-byte values)")
   const runtime = ManagedRuntime.make(KV.layerMemory({ callTimeout: Duration.seconds(30) }))
   const kv = await runtime.runPromise(KV)
   await runtime.runPromise(
@@ -39,15 +49,22 @@ export const run = async () => {
   const rate = <E>(callers: number, step: (i: number) => Effect.Effect<unknown, E>) => () =>
     runtime.runPromise(effectOpsPerSecond(callers, (i) => step(i % keyCount), millis))
 
-  const kvReads = { label: "KV.get", run: rate(1, (i) => kv.get("bench", keys[i]!)) }
-  await compare("reads/s, 1 caller", kvReads, {
+  const kvReads = { label: "KV.get", run: rate(1, (i) => kv.get("bench", scattered[i]!)) }
+  const elixir = elixirGets()
+  if (elixir !== undefined) {
+    await compare("reads/s, 1 caller", kvReads, { label: "Elixir GenServer get", run: () => elixir(millis) }, {
+      unit: "ops/s"
+    })
+  }
+  await compare("", kvReads, {
     label: "Ref.get+HashMap.get",
-    run: rate(1, (i) => Effect.map(Ref.get(ref), HashMap.get(keys[i]!)))
+    run: rate(1, (i) => Effect.map(Ref.get(ref), HashMap.get(scattered[i]!)))
   }, { unit: "ops/s" })
-  await compare("", kvReads, { label: "plain Map.get", run: () => plainLoop((i) => map.get(keys[i]!)) }, {
+  await compare("", kvReads, { label: "plain Map.get", run: () => plainLoop((i) => map.get(scattered[i]!)) }, {
     unit: "ops/s"
   })
 
+  heading("KV in memory: acknowledged writes (one store, 100,000 keys, 100-byte values)")
   for (const callers of [1, 100]) {
     const kvWrites = { label: "KV.put", run: rate(callers, (i) => kv.put("bench", keys[i]!, value)) }
     await compare(`acknowledged writes/s, ${callers} caller(s)`, kvWrites, {
@@ -59,6 +76,32 @@ export const run = async () => {
     })
   }
   await runtime.dispose()
+
+  heading("KV on disk: durable puts, 100 writers on one store (100-byte values over 10,000 keys)")
+  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "effect-kv-bench-"))
+  const onDisk = (sync: "always" | "none") =>
+    ManagedRuntime.make(KV.layer({ dataDir: path.join(dataDir, sync), sync, callTimeout: Duration.seconds(30) }))
+  const always = onDisk("always")
+  const none = onDisk("none")
+  const puts = (disk: typeof always) => () =>
+    disk.runPromise(Effect.flatMap(KV, (kv) =>
+      effectOpsPerSecond(100, (i) => kv.put("bench", keys[i % 10_000]!, value), millis)))
+  const alwaysPuts = { label: "KV.put always", run: puts(always) }
+  const redis = await redisAlways()
+  if (redis !== undefined) {
+    try {
+      await compare("durable puts/s", alwaysPuts, {
+        label: "Redis SET always, 50 clients",
+        run: () => redis.sets(50, 20_000)
+      }, { unit: "ops/s" })
+    } finally {
+      redis.stop()
+    }
+  }
+  await compare("", { label: "KV.put sync none", run: puts(none) }, alwaysPuts, { unit: "ops/s" })
+  await always.dispose()
+  await none.dispose()
+  fs.rmSync(dataDir, { recursive: true, force: true })
 
   heading("KV in memory: heap for 1,000,000 keys with 100-byte string values")
   const count = 1_000_000

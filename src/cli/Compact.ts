@@ -5,7 +5,6 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
-import { KV } from "../kv/KV.js"
 import { chosenStores, dataDirOption, onExistingDataDir, storeArg } from "./DataDir.js"
 import { printLine, progress, progressDone } from "./Output.js"
 
@@ -19,15 +18,15 @@ export const compact = Command.make("compact", {
   dataDir: dataDirOption,
   store: storeArg
 }, (args) =>
-  Effect.gen(function*() {
-    const kv = yield* KV
-    const stores = yield* chosenStores(kv, args.dataDir, args.store)
-    for (const [index, store] of stores.entries()) {
-      yield* progress(`compacting ${store} (${index + 1} of ${stores.length})`)
-      yield* kv.compact(store)
-    }
-    yield* progressDone()
-    yield* printLine(`compacted ${stores.length} store${stores.length === 1 ? "" : "s"}`)
-  }).pipe(onExistingDataDir(args.dataDir))).pipe(
+  onExistingDataDir(args.dataDir, (kv) =>
+    Effect.gen(function*() {
+      const stores = yield* chosenStores(kv, args.dataDir, args.store)
+      for (const [index, store] of stores.entries()) {
+        yield* progress(`compacting ${store} (${index + 1} of ${stores.length})`)
+        yield* kv.compact(store)
+      }
+      yield* progressDone()
+      yield* printLine(`compacted ${stores.length} store${stores.length === 1 ? "" : "s"}`)
+    }))).pipe(
     Command.withDescription("Rewrites each store's log as a snapshot of its keys. No server may hold the folder.")
   )

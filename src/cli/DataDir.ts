@@ -11,9 +11,9 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import * as Config from "effect/Config"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
-import type * as Layer from "effect/Layer"
+import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { KV, type KVService } from "../kv/KV.js"
+import type { KV, KVService } from "../kv/KV.js"
 import { isNotFound, type StorageFailure } from "../storage/Errors.js"
 import { NoDataDir, NoSuchStore } from "./Errors.js"
 
@@ -30,6 +30,10 @@ export const dataDirOption = Options.text("data-dir").pipe(
   Options.withDefault("./data")
 )
 
+// The stores load only when a tool opens a data folder, so that the client commands start
+// without them (see `bin/effect-kv.ts`).
+const kvModule = Effect.promise(() => import("../kv/KV.js"))
+
 /**
  * `KV` on the data folder, for a tool that runs while no server does. It has no deadline: a tool
  * waits for a large store to open, where a server answers `CallTimeout` meanwhile.
@@ -38,7 +42,16 @@ export const dataDirOption = Options.text("data-dir").pipe(
  * @category layers
  */
 export const layerKV = (dataDir: string): Layer.Layer<KV, StorageFailure> =>
-  KV.layer({ dataDir, sync: "always", callTimeout: Duration.infinity })
+  Layer.unwrapEffect(Effect.map(kvModule, ({ KV }) => KV.layer({ dataDir, sync: "always", callTimeout: Duration.infinity })))
+
+/**
+ * Runs `use` on the `KV` service over `dataDir`, which is created if missing.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const withKV = <A, E, R>(dataDir: string, use: (kv: KVService) => Effect.Effect<A, E, R>) =>
+  Effect.flatMap(kvModule, ({ KV }) => Effect.provide(Effect.flatMap(KV, use), layerKV(dataDir)))
 
 /**
  * Succeeds if `dataDir` is a folder: the tools that read one must not create it by accident.
@@ -54,13 +67,13 @@ export const requireDataDir = (dataDir: string): Effect.Effect<void, NoDataDir |
   )
 
 /**
- * Runs `effect` on `KV` over `dataDir`, which must exist.
+ * Runs `use` on the `KV` service over `dataDir`, which must exist.
  *
  * @since 0.1.0
  * @category utils
  */
-export const onExistingDataDir = (dataDir: string) => <A, E>(effect: Effect.Effect<A, E, KV>) =>
-  Effect.zipRight(requireDataDir(dataDir), Effect.provide(effect, layerKV(dataDir)))
+export const onExistingDataDir = <A, E, R>(dataDir: string, use: (kv: KVService) => Effect.Effect<A, E, R>) =>
+  Effect.zipRight(requireDataDir(dataDir), withKV(dataDir, use))
 
 /**
  * An optional `STORE` argument: the tool works on that store only.

@@ -2,31 +2,17 @@
  * `serve --otlp-url`: the server's spans sent to an OpenTelemetry collector over OTLP/HTTP (JSON),
  * through `@effect/opentelemetry`'s exporter.
  *
- * `@effect/opentelemetry` is an optional peer dependency: it is imported here only when the
- * option is given, so a server without it, or an app that never traces, never loads it.
+ * `@effect/opentelemetry` is an optional peer of the library, but the `effect-kv` binary carries
+ * its exporter: the build bundles it with the same `effect` as the rest of the binary, where one
+ * installed beside it would run on another copy. It is imported only when the option is given, so
+ * a server that does not trace never loads it.
  *
  * @since 0.2.0
  */
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schema from "effect/Schema"
 import { version } from "../http/Api.js"
-
-/**
- * `@effect/opentelemetry` is not installed beside effect-kv.
- *
- * @since 0.2.0
- * @category errors
- */
-export class OtlpUnavailable extends Schema.TaggedError<OtlpUnavailable>()("OtlpUnavailable", {
-  reason: Schema.String
-}) {
-  override get message(): string {
-    return `--otlp-url needs @effect/opentelemetry (${this.reason}); install it beside effect-kv: ` +
-      `npm install @effect/opentelemetry@^0.64.1`
-  }
-}
 
 /**
  * Installs a tracer that sends every span to `url`, an OTLP/HTTP traces endpoint such as
@@ -35,15 +21,13 @@ export class OtlpUnavailable extends Schema.TaggedError<OtlpUnavailable>()("Otlp
  * @since 0.2.0
  * @category layers
  */
-export const layer = (url: string): Layer.Layer<never, OtlpUnavailable> =>
+export const layer = (url: string): Layer.Layer<never> =>
   Layer.unwrapEffect(
-    Effect.tryPromise({
-      try: () => Promise.all([import("@effect/opentelemetry/OtlpTracer"), import("@effect/opentelemetry/OtlpSerialization")]),
-      catch: (error) => new OtlpUnavailable({ reason: error instanceof Error ? error.message : String(error) })
-    }).pipe(Effect.map(([OtlpTracer, OtlpSerialization]) =>
-      OtlpTracer.layer({ url, resource: { serviceName: "effect-kv", serviceVersion: version }, exportInterval: "1 second" }).pipe(
-        Layer.provide(OtlpSerialization.layerJson),
-        Layer.provide(NodeHttpClient.layer)
-      )
-    ))
+    Effect.promise(() => Promise.all([import("@effect/opentelemetry/OtlpTracer"), import("@effect/opentelemetry/OtlpSerialization")]))
+      .pipe(Effect.map(([OtlpTracer, OtlpSerialization]) =>
+        OtlpTracer.layer({ url, resource: { serviceName: "effect-kv", serviceVersion: version }, exportInterval: "1 second" }).pipe(
+          Layer.provide(OtlpSerialization.layerJson),
+          Layer.provide(NodeHttpClient.layer)
+        )
+      ))
   )

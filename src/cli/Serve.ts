@@ -18,8 +18,7 @@ import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Server from "../http/Server.js"
-import { KV } from "../kv/KV.js"
+import * as Defaults from "../http/Defaults.js"
 import { dataDirOption } from "./DataDir.js"
 import { CannotListen } from "./Errors.js"
 import * as Otlp from "./Otlp.js"
@@ -35,14 +34,14 @@ const options = {
       "The interface to listen on; 0.0.0.0 for every one. Default: 127.0.0.1 (this machine only). Environment: KV_HOST."
     ),
     Options.withFallbackConfig(Config.string("KV_HOST")),
-    Options.withDefault(Server.defaultHost)
+    Options.withDefault(Defaults.defaultHost)
   ),
   port: Options.integer("port").pipe(
     Options.withPseudoName("PORT"),
     Options.filterMap(Option.liftPredicate((port) => port >= 0 && port <= 65535), "--port must be from 0 to 65535"),
     Options.withDescription("The port; 0 takes a free one. Default: 4000. Environment: KV_PORT."),
     Options.withFallbackConfig(Config.integer("KV_PORT")),
-    Options.withDefault(Server.defaultPort)
+    Options.withDefault(Defaults.defaultPort)
   ),
   sync: Options.choice("sync", syncPolicies).pipe(
     Options.withDescription(
@@ -70,7 +69,7 @@ const options = {
         "before retrying). Default: 5. Environment: KV_TIMEOUT."
     ),
     Options.withFallbackConfig(Config.number("KV_TIMEOUT")),
-    Options.withDefault(Duration.toSeconds(Server.defaultRequestTimeout))
+    Options.withDefault(Duration.toSeconds(Defaults.defaultRequestTimeout))
   ),
   corsOrigin: Options.text("cors-origin").pipe(
     Options.withPseudoName("ORIGINS"),
@@ -99,7 +98,7 @@ const options = {
     Options.withPseudoName("URL"),
     Options.withDescription(
       "Send spans of every request, down to the fsync, to this OTLP/HTTP traces endpoint, such as " +
-        "http://127.0.0.1:4318/v1/traces (needs @effect/opentelemetry installed). Default: none (no tracing). " +
+        "http://127.0.0.1:4318/v1/traces. Default: none (no tracing). " +
         "Environment: KV_OTLP_URL."
     ),
     Options.withFallbackConfig(Config.string("KV_OTLP_URL")),
@@ -127,6 +126,10 @@ const announce = (dataDir: string, address: HttpServer.Address) =>
     return yield* Effect.never
   })
 
+// The server and the stores load only when `serve` runs, so that the client commands start
+// without them (see `bin/effect-kv.ts`).
+const serverModules = Effect.promise(() => Promise.all([import("../http/Server.js"), import("../kv/KV.js")]))
+
 /**
  * `serve`: the HTTP server on a data folder until SIGTERM or SIGINT; one line says where it
  * listens, and one line says when it has stopped, after every store's log is closed.
@@ -135,32 +138,33 @@ const announce = (dataDir: string, address: HttpServer.Address) =>
  * @category commands
  */
 export const serve = Command.make("serve", options, (args) =>
-  // The HTTP server is the last child of KV's supervision tree: on a signal it stops first.
-  Server.startInTree({
-    host: args.host,
-    port: args.port,
-    token: Option.getOrUndefined(Option.map(args.token, Redacted.value)),
-    corsOrigins: Option.getOrUndefined(Option.map(args.corsOrigin, originsOf)),
-    requestTimeout: Duration.seconds(args.timeout),
-    metricsPublic: args.metricsPublic,
-    fastPath: !args.noFastPath
-  }).pipe(
-    Effect.flatMap((address) => announce(args.dataDir, address)),
-    Effect.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync, callTimeout: Duration.seconds(args.timeout) })),
-    // Outside KV's layer: the stores and the server run under the tracer, and spans still
-    // buffered are sent once they have all stopped.
-    Effect.provide(Option.match(args.otlpUrl, { onNone: () => Layer.empty, onSome: Otlp.layer })),
-    // Outside KV's layer: by now the requests in flight are answered and every log is closed.
-    Effect.onInterrupt(() => printLine("effect-kv stopped: requests in flight answered, every store's log closed")),
-    Effect.catchTag("ServeError", (error) =>
-      Effect.fail(
-        new CannotListen({
-          host: args.host,
-          port: args.port,
-          reason: error.cause instanceof Error ? error.cause.message : String(error.cause)
-        })
-      )),
-    Effect.provide(layerLogger)
-  )).pipe(
+  Effect.flatMap(serverModules, ([Server, { KV }]) =>
+    // The HTTP server is the last child of KV's supervision tree: on a signal it stops first.
+    Server.startInTree({
+      host: args.host,
+      port: args.port,
+      token: Option.getOrUndefined(Option.map(args.token, Redacted.value)),
+      corsOrigins: Option.getOrUndefined(Option.map(args.corsOrigin, originsOf)),
+      requestTimeout: Duration.seconds(args.timeout),
+      metricsPublic: args.metricsPublic,
+      fastPath: !args.noFastPath
+    }).pipe(
+      Effect.flatMap((address) => announce(args.dataDir, address)),
+      Effect.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync, callTimeout: Duration.seconds(args.timeout) })),
+      // Outside KV's layer: the stores and the server run under the tracer, and spans still
+      // buffered are sent once they have all stopped.
+      Effect.provide(Option.match(args.otlpUrl, { onNone: () => Layer.empty, onSome: Otlp.layer })),
+      // Outside KV's layer: by now the requests in flight are answered and every log is closed.
+      Effect.onInterrupt(() => printLine("effect-kv stopped: requests in flight answered, every store's log closed")),
+      Effect.catchTag("ServeError", (error) =>
+        Effect.fail(
+          new CannotListen({
+            host: args.host,
+            port: args.port,
+            reason: error.cause instanceof Error ? error.cause.message : String(error.cause)
+          })
+        )),
+      Effect.provide(layerLogger)
+    ))).pipe(
     Command.withDescription("Serves the HTTP API on a data folder until SIGTERM or SIGINT (Ctrl-C).")
   )

@@ -13,8 +13,8 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
-import { KV, type KVService } from "../kv/KV.js"
-import { chosenStores, dataDirOption, layerKV, onExistingDataDir, storeArg } from "./DataDir.js"
+import type { KVService } from "../kv/KV.js"
+import { chosenStores, dataDirOption, onExistingDataDir, storeArg, withKV } from "./DataDir.js"
 import * as Client from "./Client.js"
 import { InvalidImportLine, NoSuchStore } from "./Errors.js"
 import { decodeJson, reasonOf } from "./Json.js"
@@ -99,24 +99,24 @@ type ExportError =
   | Effect.Effect.Error<ReturnType<typeof exportFromDataDir>>
 
 const exportFromDataDir = (dataDir: string, store: Option.Option<string>) =>
-  Effect.gen(function*() {
-    const kv = yield* KV
-    let count = 0
-    for (const name of yield* chosenStores(kv, dataDir, store)) {
-      let after: string | undefined
-      do {
-        const page = yield* kv.keys(name, { limit: 1000, ...(after === undefined ? {} : { after }) })
-        for (const key of page.keys) {
-          const value = yield* kv.get(name, key)
-          if (Option.isSome(value)) yield* printLine(JSON.stringify({ store: name, key, value: value.value }))
-        }
-        count += page.keys.length
-        yield* exported(count)
-        after = Option.getOrUndefined(page.next)
-      } while (after !== undefined)
-    }
-    yield* progressDone({ printsResults: true })
-  }).pipe(onExistingDataDir(dataDir))
+  onExistingDataDir(dataDir, (kv) =>
+    Effect.gen(function*() {
+      let count = 0
+      for (const name of yield* chosenStores(kv, dataDir, store)) {
+        let after: string | undefined
+        do {
+          const page = yield* kv.keys(name, { limit: 1000, ...(after === undefined ? {} : { after }) })
+          for (const key of page.keys) {
+            const value = yield* kv.get(name, key)
+            if (Option.isSome(value)) yield* printLine(JSON.stringify({ store: name, key, value: value.value }))
+          }
+          count += page.keys.length
+          yield* exported(count)
+          after = Option.getOrUndefined(page.next)
+        } while (after !== undefined)
+      }
+      yield* progressDone({ printsResults: true })
+    }))
 
 const decodeLine = decodeJson(Line)
 
@@ -165,33 +165,33 @@ const summary = (counts: ReadonlyMap<string, number>): string => {
  * @category commands
  */
 export const importCommand = Command.make("import", { dataDir: dataDirOption }, (args) =>
-  Effect.gen(function*() {
-    const kv = yield* KV
-    const counts = new Map<string, number>()
-    let lines = 0
-    yield* Stdin.lines.pipe(
-      Stream.zipWithIndex,
-      Stream.filter(([text]) => text.trim() !== ""),
-      Stream.mapEffect(([text, index]) =>
-        decodeLine(text).pipe(
-          Effect.map((line): NumberedLine => ({ ...line, number: index + 1 })),
-          Effect.mapError((error) => new InvalidImportLine({ line: index + 1, reason: reasonOf(error) }))
-        )
-      ),
-      Stream.grouped(groupSize),
-      Stream.runForEach((group) =>
-        Effect.zipRight(
-          putGroup(kv, group),
-          Effect.suspend(() => {
-            for (const line of group) counts.set(line.store, (counts.get(line.store) ?? 0) + 1)
-            return progress(`imported ${lines += group.length} lines`)
-          })
+  withKV(args.dataDir, (kv) =>
+    Effect.gen(function*() {
+      const counts = new Map<string, number>()
+      let lines = 0
+      yield* Stdin.lines.pipe(
+        Stream.zipWithIndex,
+        Stream.filter(([text]) => text.trim() !== ""),
+        Stream.mapEffect(([text, index]) =>
+          decodeLine(text).pipe(
+            Effect.map((line): NumberedLine => ({ ...line, number: index + 1 })),
+            Effect.mapError((error) => new InvalidImportLine({ line: index + 1, reason: reasonOf(error) }))
+          )
+        ),
+        Stream.grouped(groupSize),
+        Stream.runForEach((group) =>
+          Effect.zipRight(
+            putGroup(kv, group),
+            Effect.suspend(() => {
+              for (const line of group) counts.set(line.store, (counts.get(line.store) ?? 0) + 1)
+              return progress(`imported ${lines += group.length} lines`)
+            })
+          )
         )
       )
-    )
-    yield* progressDone()
-    yield* printLine(summary(counts))
-  }).pipe(Effect.provide(layerKV(args.dataDir)))).pipe(
+      yield* progressDone()
+      yield* printLine(summary(counts))
+    }))).pipe(
     Command.withDescription(
       "Reads JSON lines from stdin, each {\"store\",\"key\",\"value\"} as export writes them, and puts them into " +
         "the data folder; then says how many values went into which stores. No server may hold the folder."

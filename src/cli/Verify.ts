@@ -6,7 +6,7 @@
  */
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
-import { type FileReport, verify as verifyDataDir } from "../storage/Verify.js"
+import type { FileReport } from "../storage/Verify.js"
 import { dataDirOption, requireDataDir } from "./DataDir.js"
 import { VerifyFailed } from "./Errors.js"
 import { printLine } from "./Output.js"
@@ -26,6 +26,10 @@ const describe = (report: FileReport): string => {
   }
 }
 
+// The storage code loads only when `verify` runs, so that the client commands start without it
+// (see `bin/effect-kv.ts`).
+const storageVerify = Effect.promise(() => import("../storage/Verify.js"))
+
 /**
  * `verify`: one line per file of the data folder; fails on damage.
  *
@@ -35,6 +39,7 @@ const describe = (report: FileReport): string => {
 export const verify = Command.make("verify", { dataDir: dataDirOption }, (args) =>
   Effect.gen(function*() {
     yield* requireDataDir(args.dataDir)
+    const { verify: verifyDataDir } = yield* storageVerify
     const report = yield* verifyDataDir(args.dataDir)
     for (const file of report.files) yield* printLine(describe(file))
     const count = (tag: FileReport["status"]["_tag"]) => report.files.filter((file) => file.status._tag === tag).length

@@ -1,8 +1,9 @@
 /**
- * The web console: a page at `GET /ui` where a person browses stores, pages through keys and
- * edits values with compare-and-set. It is plain files (`console/` beside this module: HTML,
- * CSS and ES modules, no framework) that the browser runs as they are, and it calls only the
- * public HTTP API, same-origin, with the token the person gives it.
+ * The web console: a page at `GET /ui` where a person browses stores, pages through keys, edits
+ * values with compare-and-set, sets their expiry, follows the open store live (its watch stream)
+ * and sees the server's health (its metrics). It is plain files (`console/` beside this module:
+ * HTML, CSS and ES modules, no framework) that the browser runs as they are, and it calls only
+ * the public HTTP API, same-origin, with the token the person gives it.
  *
  * The files are read once when the server starts and answered from memory, each with an `ETag`
  * (a `304` when the browser has it already) and, for the page, a Content-Security-Policy that

@@ -42,6 +42,7 @@ import { decodeBody, defaultMaxBodyBytes, defaultMaxBodyBytesInFlight, kindOf, s
 import { fromKV, keyNotFound, statusOf } from "./Errors.js"
 import * as Handlers from "./Handlers.js"
 import { onClientError } from "./internal/clientError.js"
+import { defaultHost, defaultPort, defaultRequestTimeout } from "./Defaults.js"
 import * as FastPath from "./internal/fastPath.js"
 import {
   clientGone,
@@ -116,28 +117,13 @@ export interface ServerOptions {
 export const fastPathRequests: Metric.Metric.Counter<number> = FastPath.requests
 
 /**
- * The interface the server listens on when none is given: this machine only.
+ * The interface, port and request deadline the server takes when none is given (defined in
+ * `Defaults.ts`, which the CLI reads without loading the server).
  *
  * @since 0.1.0
  * @category constructors
  */
-export const defaultHost = "127.0.0.1"
-
-/**
- * The port the server listens on when none is given.
- *
- * @since 0.1.0
- * @category constructors
- */
-export const defaultPort = 4000
-
-/**
- * How long a request waits for the server itself when `requestTimeout` is not given: 5 seconds.
- *
- * @since 0.2.0
- * @category constructors
- */
-export const defaultRequestTimeout: Duration.Duration = Duration.seconds(5)
+export { defaultHost, defaultPort, defaultRequestTimeout }
 
 /**
  * The headers a browser app may send and read, when CORS is on.

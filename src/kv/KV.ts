@@ -60,6 +60,7 @@ import {
   checkTtl,
   defaultLimits,
   encodeValue,
+  keyProblem as keyProblemOf,
   type Limits
 } from "./Limits.js"
 import * as Store from "./Store.js"
@@ -535,19 +536,28 @@ export const make = <E, R>(
       const checkedKey = checkKey(limits, key)
       return Either.isLeft(checkedKey) ? checkedKey.left : undefined
     }
+    // A running store's name was checked when it started: only the key is left to check.
+    const keyProblem = (key: string) => keyProblemOf(limits, key)
     const withKey = <A, E, R>(store: string, key: string, use: OnStore<A, E, R>) =>
       Effect.suspend((): Effect.Effect<A, E | ReadError, R> => {
-        const error = invalid(store, key)
-        return error === undefined ? onStore(store, use) : Effect.fail(error)
+        const running = registry.find(store)
+        const error = running === undefined ? invalid(store, key) : keyProblem(key)
+        return error !== undefined
+          ? Effect.fail(error)
+          : running !== undefined
+          ? use(running, callOptions)
+          : Deadline.afterWait(store, timeoutMillis, registry.lookup(store), use)
       })
-    // Observed inside the steps a read takes anyway: see `internal/observe.ts`.
+    // Observed inside the step a read takes anyway (see `internal/observe.ts`), and the key read
+    // from the store's state at once: no effect of its own.
     const read = <A>(kind: string, f: (entry: Option.Option<Entry>) => A) =>
       observer.reader<Store.Store, A, ReadError>(
         kind,
         invalid,
+        keyProblem,
         registry.find,
         (store, use) => onStore(store, use),
-        (running, key) => Effect.map(Ref.get(running.entries), (entries) => f(Expiry.live(HashMap.get(entries, key), clock)))
+        (running, key) => f(Expiry.live(HashMap.get(running.current(), key), clock))
       )
     // A write to one key: a write its store took and did not answer is `OutcomeUnknown`.
     const write = (running: Store.Store, store: string, request: Store.Write, callOptions: Server.CallOptions) =>
@@ -562,9 +572,14 @@ export const make = <E, R>(
     const bounded = <A, E>(store: string, effect: Effect.Effect<A, E>, doing: string) =>
       Deadline.goesOn(effect, scope, timeoutMillis, () =>
         new OutcomeUnknown({ store, reason: `it is still ${doing} after ${timeoutMillis} ms` }))
-    // The state and its version in one synchronous step, so that they agree.
+    // The state, its version, its sorted keys and the clock in one synchronous step, so that they
+    // agree; `now` is -Infinity while no entry can be past its deadline, so a page looks up no entry.
     const stateOf = (running: Store.Store) =>
-      Ref.modify(running.entries, (entries) => [[entries, running.version()] as const, entries])
+      Ref.modify(running.entries, (entries) => {
+        const now = clock.unsafeCurrentTimeMillis()
+        const pageNow = running.earliestExpiry() > now ? -Infinity : now
+        return [[entries, running.version(), running.keyIndex(entries), pageNow] as const, entries]
+      })
     // The entries and their earliest deadline read in one step, as the store sets them.
     const liveSize = (running: Store.Store, entries: HashMap.HashMap<string, Entry>) =>
       Expiry.liveSize(entries, running.earliestExpiry(), clock.unsafeCurrentTimeMillis())
@@ -586,21 +601,22 @@ export const make = <E, R>(
     const service: KVService = {
       // Plain combinators, not Effect.gen, on the hot path: a generator per put cost 5% of a write.
       put: (store, key, value, putOptions) =>
-        withKey(store, key, (running, callOptions) =>
-          Effect.flatMap(encodeValue(limits, value), (json): Effect.Effect<number, WriteError> => {
-            const ttl = putOptions?.ttl === undefined ? noTtl : checkTtl(putOptions.ttl)
-            if (Either.isLeft(ttl)) return Effect.fail(ttl.left)
-            return write(running, store, {
-              _tag: "Put",
-              key,
-              value,
-              json,
-              expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
-              unless: putOptions?.unlessVersion,
-              ttl: ttl.right
-            }, callOptions)
-          })),
-      get: read("get", Option.map((entry) => entry.value)),
+        withKey(store, key, (running, callOptions): Effect.Effect<number, WriteError> => {
+          const json = encodeValue(limits, value)
+          if (Either.isLeft(json)) return Effect.fail(json.left)
+          const ttl = putOptions?.ttl === undefined ? noTtl : checkTtl(putOptions.ttl)
+          if (Either.isLeft(ttl)) return Effect.fail(ttl.left)
+          return write(running, store, {
+            _tag: "Put",
+            key,
+            value,
+            json: json.right,
+            expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
+            unless: putOptions?.unlessVersion,
+            ttl: ttl.right
+          }, callOptions)
+        }),
+      get: read("get", (found) => Option.isSome(found) ? Option.some(found.value.value) : Option.none()),
       getEntry: read("getEntry", identity),
       expire: (store, key, ttl, expireOptions) =>
         Effect.flatMap(checkTtl(ttl), (millis) => touch(store, key, millis, expireOptions?.expectedVersion)),
@@ -622,8 +638,8 @@ export const make = <E, R>(
       keys: (store, keysOptions) =>
         withName(store, (running) =>
           Effect.flatMap(
-            Ref.get(running.entries),
-            (entries) => Store.keyPage(entries, keysOptions, clock.unsafeCurrentTimeMillis())
+            stateOf(running),
+            ([entries, , index, now]) => Store.keyPage(entries, index, keysOptions, now)
           )),
       size: (store) => withName(store, (running) => Ref.modify(running.entries, (entries) => [liveSize(running, entries), entries])),
       storeInfo,
@@ -650,8 +666,8 @@ export const make = <E, R>(
       compact: (store) => withName(store, (running) => running.compact),
       entries: (store, keysOptions) =>
         withName(store, (running) =>
-          Effect.flatMap(stateOf(running), ([entries, version]) =>
-            Effect.map(Store.keyPage(entries, keysOptions, clock.unsafeCurrentTimeMillis()), (page) => ({
+          Effect.flatMap(stateOf(running), ([entries, version, index, now]) =>
+            Effect.map(Store.keyPage(entries, index, keysOptions, now), (page) => ({
               entries: page.keys.map((key) => {
                 const entry = Option.getOrThrow(HashMap.get(entries, key))
                 return { key, value: entry.value, version: entry.version, expiresAt: entry.expiresAt }
@@ -661,19 +677,20 @@ export const make = <E, R>(
             })))),
       exportStore: (store) =>
         withName(store, (running) =>
-          Effect.map(stateOf(running), ([entries, version]) => {
-            // One clock reading for the whole export: it is the store as of that moment.
+          Ref.modify(running.entries, (entries) => {
+            // One clock reading for the whole export, with the state, in one step: the store as of that moment.
             const now = clock.unsafeCurrentTimeMillis()
-            const keys: Array<string> = []
-            HashMap.forEach(entries, (entry, key) => {
-              if (!Expiry.isExpired(entry, now)) keys.push(key)
-            })
-            keys.sort()
-            // Taken one at a time from the state as it was read: no second copy of a large store.
+            const index = running.keyIndex(entries)
+            // Walked in key order from the state as it was read, one entry at a time: linear, no copy.
             const inKeyOrder = function*() {
-              for (const key of keys) yield [key, Option.getOrThrow(HashMap.get(entries, key))] as const
+              for (const key of Store.keysOf(index)) {
+                const entry = Option.getOrThrow(HashMap.get(entries, key))
+                if (!Expiry.isExpired(entry, now)) yield [key, entry] as const
+              }
             }
-            return { version, size: keys.length, entries: { [Symbol.iterator]: inKeyOrder } }
+            const size = Expiry.liveSize(entries, running.earliestExpiry(), now)
+            const exported: StoreExport = { version: running.version(), size, entries: { [Symbol.iterator]: inKeyOrder } }
+            return [exported, entries]
           })),
       watch: (store, watchOptions) =>
         Stream.unwrapScoped(Effect.map(subscribe(store, watchOptions), (subscription) => subscription.changes)),

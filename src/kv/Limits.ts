@@ -103,20 +103,30 @@ export const checkName = (limits: Limits, name: string): Either.Either<string, I
  * @category validation
  */
 export const checkKey = (limits: Limits, key: string): Either.Either<string, InvalidKey> => {
-  if (key.length === 0) return Either.left(new InvalidKey({ key, reason: "it is empty" }))
+  const problem = keyProblem(limits, key)
+  return problem === undefined ? Either.right(key) : Either.left(problem)
+}
+
+/**
+ * What {@link checkKey} finds wrong with `key`, or `undefined`: the same check with nothing
+ * allocated for a good key, for the read path.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const keyProblem = (limits: Limits, key: string): InvalidKey | undefined => {
+  if (key.length === 0) return new InvalidKey({ key, reason: "it is empty" })
   // A UTF-16 unit is at most 3 bytes of UTF-8: short keys need no count.
   if (key.length * 3 > limits.maxKeyBytes) {
     const bytes = Buffer.byteLength(key, "utf8")
     if (bytes > limits.maxKeyBytes) {
-      return Either.left(
-        new InvalidKey({ key, reason: `it is ${bytes} bytes of UTF-8, over the limit of ${limits.maxKeyBytes}` })
-      )
+      return new InvalidKey({ key, reason: `it is ${bytes} bytes of UTF-8, over the limit of ${limits.maxKeyBytes}` })
     }
   }
   if (!key.isWellFormed()) {
-    return Either.left(new InvalidKey({ key, reason: "it holds a lone UTF-16 surrogate, which is not valid UTF-8" }))
+    return new InvalidKey({ key, reason: "it holds a lone UTF-16 surrogate, which is not valid UTF-8" })
   }
-  return Either.right(key)
+  return undefined
 }
 
 /**

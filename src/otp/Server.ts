@@ -17,8 +17,8 @@
  * }))
  * ```
  *
- * Other fibers talk to a server with {@link call} (a request and a reply, carried by an Effect
- * `Deferred` that the server completes), {@link cast} (a message with no reply) and {@link stop}.
+ * Other fibers talk to a server with {@link call} (a request and a reply, carried by a one-shot
+ * reply slot that the server completes), {@link cast} (a message with no reply) and {@link stop}.
  * The server handles its mailbox in order, one message or one batch of calls at a time, so its
  * state needs no locks.
  *
@@ -58,8 +58,8 @@
  *   request still in its mailbox, fails with {@link ServerStopped}.
  * - The mailbox is bounded (`capacity`, default 1,000 messages), so memory stays bounded under
  *   overload.
- * - A call whose caller has already given up (timed out or was interrupted) is skipped: its
- *   `Deferred` is done before the handler would see it.
+ * - A call whose caller has already given up (timed out or was interrupted) is skipped: it is
+ *   answered before the handler would see it.
  * - With `handleCalls`, the server takes every call waiting in its mailbox (up to `maxBatch`,
  *   default 1,000) and handles them as one batch: the way to amortise an expensive step such as
  *   an fsync.
@@ -205,9 +205,11 @@ export interface StartOptions {
   /** The most calls handed to `handleCalls` at once (default 1,000). */
   readonly maxBatch?: number
   /**
-   * How long the server may stay busy before it gives Node's event loop a turn (default 10 ms).
-   * `Duration.zero` yields after every batch; `Duration.infinity` never yields, for servers whose
-   * callers already let the event loop run (at the risk of starving timers and I/O under load).
+   * How long the server may stay busy before it gives Node's event loop a turn (default 10 ms);
+   * it gives one after a batch of several calls too, so that their callers, calling again, join
+   * the next batch together. `Duration.zero` yields after every batch; `Duration.infinity` never
+   * yields, for servers whose callers already let the event loop run (at the risk of starving
+   * timers and I/O under load).
    *
    * @since 0.2.0
    */

@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "@effect/vitest"
 import { Effect } from "effect"
+import * as Http from "node:http"
 import * as Sse from "../http/sse.js"
 import * as Cli from "./cli.js"
 
@@ -64,6 +65,31 @@ describe("effect-kv watch", () => {
       expect(nobody.code).toBe(1)
       expect(nobody.stderr).toContain("cannot reach http://127.0.0.1:1")
     }))
+})
+
+describe("effect-kv watch against a server that takes the connection but never answers", () => {
+  // As a server does between listening and attaching its handler, while it starts.
+  const silent = Effect.acquireRelease(
+    Effect.async<Http.Server>((resume) => {
+      const server = Http.createServer(() => {})
+      server.listen(0, "127.0.0.1", () => resume(Effect.succeed(server)))
+    }),
+    (server) =>
+      Effect.async<void>((resume) => {
+        server.closeAllConnections()
+        server.close(() => resume(Effect.void))
+      })
+  )
+
+  it.scopedLive("gives the request up after 10 s instead of waiting forever", () =>
+    Effect.gen(function*() {
+      const server = yield* silent
+      const { port } = server.address() as { readonly port: number }
+      const url = `http://127.0.0.1:${port}`
+      const result = yield* Cli.run(["watch", "s", "--url", url])
+      expect(result.code).toBe(1)
+      expect(result.stderr).toBe(`error: cannot reach ${url} (no answer in 10s); start one with "effect-kv serve" or pass --url\n`)
+    }), 60_000)
 })
 
 describe("effect-kv serve with open watches", () => {

@@ -102,10 +102,15 @@ layer(Browser.layer(), { excludeTestServices: true })("web console", (it) => {
     Effect.gen(function*() {
       const read = yield* put("conflicts", "doc", { by: "first" })
       const page = yield* openConsole("#/stores/conflicts/keys/doc")
-      yield* on(page, () => waitForText(page.locator("#key-meta"), new RegExp(`^version ${read} `)))
+      yield* on(page, async () => {
+        await waitForText(page.locator("#key-meta"), new RegExp(`^version ${read} `))
+        await page.locator("#value").fill("{ \"by\": \"me\" }")
+      })
       const theirs = yield* put("conflicts", "doc", { by: "someone else" })
       yield* on(page, async () => {
-        await page.locator("#value").fill("{ \"by\": \"me\" }")
+        // The change shows as it happens, beside the edit, which it does not replace.
+        await waitForText(page.locator("#stale-text"), "Key \"doc\" changed at version " + theirs + " while you edit it: saving your edit now would be refused.")
+        expect(await page.locator("#value").inputValue()).toBe("{ \"by\": \"me\" }")
         await page.getByRole("button", { name: "Save" }).click()
         await waitForText(
           page.locator("#conflict-text"),

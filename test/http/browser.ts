@@ -24,13 +24,15 @@ export class Browser extends Context.Tag("test/Browser")<Browser, PlaywrightBrow
   )
 }
 
-/** The base URL of the test file's server. */
+/** The base URL of the test file's server, on `kv` (memory by default). */
 export class Base extends Context.Tag("test/Base")<Base, string>() {
-  static layer = (options: Server.ServerOptions = {}) => Layer.scoped(Base, serve(options, KV.layerMemory()))
+  static layer = (options: Server.ServerOptions = {}, kv: Layer.Layer<KV, unknown> = KV.layerMemory()) =>
+    Layer.scoped(Base, serve(options, kv))
 }
 
 /** A browser and a server, one of each per test file. */
-export const layer = (options: Server.ServerOptions = {}) => Layer.merge(Browser.layer, Base.layer(options))
+export const layer = (options: Server.ServerOptions = {}, kv?: Layer.Layer<KV, unknown>) =>
+  Layer.merge(Browser.layer, Base.layer(options, kv))
 
 /**
  * A new tab, with no state from another (its own `sessionStorage`), sized as asked, at the

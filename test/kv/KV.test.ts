@@ -210,6 +210,20 @@ for (const [storage, makeLayer] of implementations) describe(`KV on ${storage} s
           expect(yield* kv.put("keys", "a/../b\0c", 1)).toBeGreaterThan(0)
         }))
 
+      it.effect("keys, on a store that runs (whose name is not checked again)", () =>
+        Effect.gen(function*() {
+          const kv = yield* KV
+          expect(yield* kv.put("running", "k", 1)).toBeGreaterThan(0)
+          for (const key of ["", "x".repeat(1025), "é".repeat(513), "\ud800lone"]) {
+            expect((yield* Effect.flip(kv.put("running", key, 1)))._tag).toBe("InvalidKey")
+            expect((yield* Effect.flip(kv.get("running", key)))._tag).toBe("InvalidKey")
+            expect((yield* Effect.flip(kv.has("running", key)))._tag).toBe("InvalidKey")
+            expect((yield* Effect.flip(kv.getEntry("running", key)))._tag).toBe("InvalidKey")
+            expect((yield* Effect.flip(kv.delete("running", key)))._tag).toBe("InvalidKey")
+          }
+          expect(yield* kv.get("running", "k")).toEqual(Option.some(1))
+        }))
+
       it.effect("values", () =>
         Effect.gen(function*() {
           const kv = yield* KV

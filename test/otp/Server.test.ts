@@ -160,6 +160,32 @@ describe("Server", () => {
       expect((yield* Effect.flip(server.cast(1)))._tag).toBe("ServerStopped")
     }))
 
+  it.scoped("callers that call again after a batch join one batch, not a batch of one and one of the rest", () =>
+    Effect.gen(function*() {
+      const sizes: Array<number> = []
+      // Each batch waits for an I/O turn, as a store's does for its log.
+      const server = yield* Server.start<number, number, number>({
+        init: Effect.succeed(0),
+        handleCalls: (requests, state) =>
+          Effect.async<void>((resume) => void setImmediate(() => resume(Effect.void))).pipe(
+            Effect.map(() => {
+              sizes.push(requests.length)
+              return [requests.map(() => Exit.succeed(state)), state] as const
+            })
+          )
+      }, { name: "rounds" })
+      const callers = 50
+      const calls = 20
+      yield* Effect.forEach(
+        Array.from({ length: callers }),
+        () => Effect.repeatN(server.call(1), calls - 1),
+        { concurrency: "unbounded", discard: true }
+      )
+      expect(sizes.reduce((a, b) => a + b, 0)).toBe(callers * calls)
+      // One batch per round of calls, and a first that may catch only the first caller.
+      expect(sizes.length).toBeLessThanOrEqual(calls + 1)
+    }))
+
   it.scoped("takes every waiting call as one batch with handleCalls", () =>
     Effect.gen(function*() {
       const batches = yield* Ref.make<ReadonlyArray<ReadonlyArray<number>>>([])

@@ -45,7 +45,7 @@ const packagesLoadedBy = (entry: string): Map<string, string> => {
 const optional = ["@effect/experimental", "@effect/opentelemetry"]
 
 describe("entry points", () => {
-  for (const entry of ["src/index.ts", "src/http/index.ts", "src/otp/index.ts", "bin/effect-kv.ts"]) {
+  for (const entry of ["src/index.ts", "src/http/index.ts", "src/otp/index.ts", "bin/cli.ts"]) {
     it(`${entry} loads no optional peer`, () => {
       const loaded = packagesLoadedBy(entry)
       expect(optional.flatMap((name) => loaded.has(name) ? [loaded.get(name)!] : [])).toEqual([])

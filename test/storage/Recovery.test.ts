@@ -17,6 +17,10 @@ import type { Change } from "../../src/storage/Change.js"
 import { layout, storeFiles } from "../../src/storage/internal/dataDir.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { verify } from "../../src/storage/Verify.js"
+import { encodeChanges } from "../../src/storage/internal/record.js"
+import { replayLog } from "../../src/storage/internal/recovery.js"
+import { emptySnapshot } from "../../src/storage/Change.js"
+import * as Either from "effect/Either"
 import { powerCut } from "./fixtures/FaultyFileSystem.js"
 import { after, put } from "./fixtures/Changes.js"
 import { tempDir } from "./fixtures/TempDir.js"
@@ -256,6 +260,15 @@ describe("recovery of expiries and atomic writes", () => {
         kinds: { Put: 3, Delete: 1, Clear: 1, Expire: 1, Touch: 1, Atomic: 2 }
       })
     }))
+  it("a value that is not JSON is corruption only while it is a key's value: overwritten or deleted, the log replays", () => {
+    const bad = (key: string, version: number): Change => ({ ...put(key, 0, version), json: "{not json" })
+    const replay = (changes: ReadonlyArray<Change>) => replayLog(Either.getOrThrow(encodeChanges(changes)), "log", emptySnapshot)
+    const healed = replay([bad("a", 1), put("a", "ok", 2), bad("b", 3), { _tag: "Delete", key: "b", version: 4 }])
+    expect(Either.isRight(healed) && [...healed.right.state.entries]).toEqual([["a", { value: "ok", version: 2, expiresAt: undefined }]])
+    const first = Either.getOrThrow(encodeChanges([put("c", 1, 1)])).length
+    const failed = replay([put("c", 1, 1), bad("c", 2), { _tag: "Touch", key: "c", version: 3, expiresAt: 5 }])
+    expect(Either.isLeft(failed) && failed.left).toMatchObject({ _tag: "CorruptLog", file: "log", offset: first, reason: "value is not JSON" })
+  })
 })
 
 /** The byte offset where record number `index` (from 0) of a log starts. */

@@ -43,10 +43,11 @@ let asking
 
 /**
  * Calls the API, asking for a token on a 401 and trying again with it. Calls refused together
- * share one question.
+ * share one question. With `ask: false` a 401 is answered as it is: a call made on a timer must
+ * not put the question to the person again and again.
  * @param {string} method
  * @param {string} path
- * @param {{ body?: string, headers?: Record<string, string>, signal?: AbortSignal }} [options]
+ * @param {{ body?: string, headers?: Record<string, string>, signal?: AbortSignal, ask?: boolean }} [options]
  * @returns {Promise<Response>}
  */
 export const call = async (method, path, options = {}) => {
@@ -62,7 +63,7 @@ export const call = async (method, path, options = {}) => {
       ...(options.body === undefined ? {} : { body: options.body }),
       ...(options.signal === undefined ? {} : { signal: options.signal })
     })
-    if (response.status !== 401) return response
+    if (response.status !== 401 || options.ask === false) return response
     // Another call may have been given a token meanwhile: try that one first.
     if (storedToken() !== token) continue
     asking ??= askForToken(token !== null).finally(() => {
@@ -79,7 +80,7 @@ export const call = async (method, path, options = {}) => {
  * @param {Response} response
  * @returns {Promise<ApiError>}
  */
-const failure = async (response) => {
+export const failure = async (response) => {
   const text = await response.text()
   try {
     const body = JSON.parse(text)
@@ -143,6 +144,7 @@ export const listKeys = async (store, page, signal) => {
  * @property {unknown} value the value
  * @property {string} text the value's JSON as the server sent it
  * @property {number} version the key's version
+ * @property {number | undefined} expiresAt when the key expires (epoch milliseconds), if it does
  */
 
 /**
@@ -156,22 +158,32 @@ export const readKey = async (store, key) => {
   if (response.status === 404) return undefined
   if (!response.ok) throw await failure(response)
   const text = await response.text()
-  return { value: JSON.parse(text), text, version: versionOf(response.headers.get("etag")) }
+  const expiresAt = response.headers.get("kv-expires-at")
+  return {
+    value: JSON.parse(text),
+    text,
+    version: versionOf(response.headers.get("etag")),
+    expiresAt: expiresAt === null ? undefined : Number(expiresAt)
+  }
 }
 
 /**
  * Writes `json` to the key only over `version` (`If-Match`), or only where the key is absent
- * (`version` null: `If-None-Match: *`). Resolves to the new version, or to `"conflict"` when
- * the key is not as expected.
+ * (`version` null: `If-None-Match: *`), to expire `ttl` seconds later if given (a put without
+ * one leaves the key with no expiry). Resolves to the new version, or to `"conflict"` when the
+ * key is not as expected.
  * @param {string} store
  * @param {string} key
  * @param {string} json
  * @param {number | null} version
+ * @param {number} [ttl]
  * @returns {Promise<number | "conflict">}
  */
-export const writeKey = async (store, key, json, version) => {
+export const writeKey = async (store, key, json, version, ttl) => {
   const headers = version === null ? { "if-none-match": "*" } : { "if-match": `"${version}"` }
-  const response = await call("PUT", keyPath(store, key), { body: json, headers })
+  // Whole milliseconds: the server reads a plain decimal, never an exponent.
+  const query = ttl === undefined ? "" : `?ttl=${ttl.toFixed(3)}`
+  const response = await call("PUT", `${keyPath(store, key)}${query}`, { body: json, headers })
   if (response.status === 412) return "conflict"
   if (!response.ok) throw await failure(response)
   return /** @type {{ version: number }} */ (await response.json()).version
@@ -201,3 +213,44 @@ export const dropStore = async (store) => {
   const response = await call("DELETE", storePath(store))
   if (!response.ok) throw await failure(response)
 }
+
+/**
+ * Makes the key at `version` expire `ttl` seconds from now, or (`ttl` undefined) never. Resolves
+ * to the key's new version, `"conflict"` (it is at another version) or `"absent"`.
+ * @param {string} store
+ * @param {string} key
+ * @param {number} version
+ * @param {number | undefined} ttl
+ * @returns {Promise<number | "conflict" | "absent">}
+ */
+export const setExpiry = async (store, key, version, ttl) => {
+  const headers = { "if-match": `"${version}"` }
+  const response = ttl === undefined
+    ? await call("DELETE", `${keyPath(store, key)}/ttl`, { headers })
+    : await call("PUT", `${keyPath(store, key)}/ttl`, { headers, body: JSON.stringify({ ttl }) })
+  if (response.status === 412) return "conflict"
+  if (response.status === 404) return "absent"
+  if (!response.ok) throw await failure(response)
+  return /** @type {{ version: number }} */ (await response.json()).version
+}
+
+/**
+ * The server's metrics, as Prometheus text. Never asks for the token: it is read on a timer,
+ * with the token the tab holds.
+ * @returns {Promise<string>}
+ */
+export const readMetrics = async () => {
+  const response = await call("GET", "/metrics", { ask: false })
+  if (!response.ok) throw await failure(response)
+  return response.text()
+}
+
+/**
+ * Opens the store's change feed after `since` (Server-Sent Events); the caller reads the body.
+ * @param {string} store
+ * @param {number} since
+ * @param {AbortSignal} signal
+ * @returns {Promise<Response>}
+ */
+export const openWatch = (store, since, signal) =>
+  call("GET", `${storePath(store)}/watch`, { headers: { accept: "text/event-stream", "last-event-id": String(since) }, signal })

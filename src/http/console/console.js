@@ -1,13 +1,15 @@
 // @ts-check
 /**
  * The console's entry: follows the URL's fragment (see routes.js) to show a store and a key,
- * and wires what belongs to no pane: the token, keyboard shortcuts, the phone layout.
+ * and wires what belongs to no pane: the token, keyboard shortcuts, the phone layout, the
+ * open store's live changes to the open key, the server's health.
  */
 import * as api from "./api.js"
 import { askForToken, confirmAction } from "./dialogs.js"
 import { byId, say } from "./dom.js"
-import { closeKey, hasEdit, newKey, openKey } from "./editor.js"
-import { focusPrefix, openStore, openedStore, showCurrentKey } from "./keys.js"
+import { closeKey, hasEdit, keyChanged, newKey, openKey } from "./editor.js"
+import { watchHealth } from "./health.js"
+import { focusPrefix, onChange, openStore, openedStore, showCurrentKey } from "./keys.js"
 import { parseRoute } from "./routes.js"
 import { reloadStores, showCurrentStore } from "./stores.js"
 
@@ -93,6 +95,8 @@ openForm.addEventListener("submit", (event) => {
   location.hash = `#/stores/${encodeURIComponent(name)}`
 })
 
+onChange(keyChanged)
 showTokenState()
 void route()
 void reloadStores()
+watchHealth()

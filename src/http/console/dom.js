@@ -80,9 +80,10 @@ export const focusItem = (list, link) => {
 
 /**
  * Replaces the list's items with links, one per name, the `current` one marked; the current
- * one (else the first) is the list's Tab stop.
+ * one (else the first) is the list's Tab stop. An item's `state` is its link's `data-state`, for
+ * the stylesheet.
  * @param {HTMLElement} list
- * @param {ReadonlyArray<{ name: string, href: string, detail?: string }>} items
+ * @param {ReadonlyArray<{ name: string, href: string, detail?: string, state?: string }>} items
  * @param {string | undefined} current
  */
 export const renderLinks = (list, items, current) => {
@@ -96,6 +97,7 @@ export const renderLinks = (list, items, current) => {
     const link = document.createElement("a")
     link.href = item.href
     link.title = item.name
+    if (item.state !== undefined) link.dataset["state"] = item.state
     const name = document.createElement("span")
     name.className = "name"
     name.textContent = item.name

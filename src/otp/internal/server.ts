@@ -81,9 +81,12 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
    * fired between a check and the mark would tell a caller `taken: false` of a call then handled.
    */
   answered = false
+  /** The reply, once answered; the caller reads it here if it came before the caller waited. */
+  exit: Exit.Exit<Reply, ReplyError<E>> | undefined = undefined
+  /** The waiting caller's resumption, set while it waits. */
+  resume: ((exit: Exit.Exit<Reply, ReplyError<E>>) => void) | undefined = undefined
   constructor(
     readonly request: Request,
-    readonly reply: Deferred.Deferred<Reply, ReplyError<E>>,
     /** Epoch milliseconds of the server's clock; `Infinity` for a call without a timeout. */
     readonly deadline: number,
     readonly timeoutMillis: number,
@@ -97,6 +100,25 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
 type Envelope<Request, Reply, E, Message> = Call<Request, Reply, E> | { readonly _tag: "Cast"; readonly message: Message }
 
 const givenUp = Exit.interrupt(FiberId.none)
+
+/**
+ * Answers `call` once: later answers (a timeout racing the reply) are ignored. A one-shot slot,
+ * not an Effect `Deferred`, which `Deferred.unsafeMake` makes by copying Effect's prototype into
+ * each instance and `Deferred.await` waits on in an `onInterrupt`: beside the build with a
+ * `Deferred` per call (bench/calls.ts, 5 interleaved rounds, medians of per-round ratios), call
+ * round trips 1.66x (0.54-2.85) with 1 caller and 1.92x (1.19-2.42) with 100. A caller that gives
+ * up is told apart by its `Effect.async` canceller.
+ */
+const reply = <Reply, E>(call: Call<unknown, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
+  if (call.answered) return
+  call.answered = true
+  call.exit = exit
+  const resume = call.resume
+  if (resume !== undefined) {
+    call.resume = undefined
+    resume(exit)
+  }
+}
 
 export const start = <State, Request, Reply, E, Message, R, InitError>(
   behaviour: Server.Behaviour<State, Request, Reply, E, Message, R, InitError>,
@@ -119,12 +141,10 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     let inHand: ReadonlyArray<Envelope<Request, Reply, E, Message>> = []
 
     const sweeper = yield* Sweeper.make<Call<Request, Reply, E>>((call) => {
-      call.answered = true
-      Deferred.unsafeDone(call.reply, Exit.fail(new CallTimeout({ server: name, timeoutMillis: call.timeoutMillis, taken: call.taken })))
+      reply(call, Exit.fail(new CallTimeout({ server: name, timeoutMillis: call.timeoutMillis, taken: call.taken })))
     })
     const answer = (call: Call<Request, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
-      call.answered = true
-      Deferred.unsafeDone(call.reply, exit)
+      reply(call, exit)
       if (call.deadline !== Infinity) sweeper.unwatch(call)
     }
     const stopped = (taken: boolean) => new ServerStopped({ server: name, reason: stoppedReason, taken })
@@ -217,10 +237,17 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       let lastTurn = performance.now()
       while (true) {
         const batch = yield* Queue.takeBetween(mailbox, 1, maxBatch)
-        yield* Effect.uninterruptible(handleBatch(Array.from(batch)))
+        const taken = Array.from(batch)
+        yield* Effect.uninterruptible(handleBatch(taken))
         const reason = behaviour.stopWhen?.(state)
         if (reason !== undefined) return yield* Effect.fail(reason)
-        if (turnMillis !== Infinity && performance.now() - lastTurn >= turnMillis) {
+        // After a batch of several calls (not cut short by maxBatch), its callers have a turn
+        // before the next take, so that those who call again join one batch: else the first back
+        // is taken alone, and a batch of one alternates with a batch of the rest, each paying a
+        // store's fsync (275 batches of one in 1,000 of 100 durable writers). A `yieldNow` is not
+        // enough: the callers resume after it.
+        const callersTurn = taken.length > 1 && taken.length < maxBatch
+        if (turnMillis !== Infinity && (callersTurn || performance.now() - lastTurn >= turnMillis)) {
           yield* eventLoopTurn
           lastTurn = performance.now()
         }
@@ -262,15 +289,17 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
         Effect.forkScoped
       )
     )
-    const serverId = fiber.id()
 
     // The caller waits for its reply; if it is interrupted it gives up, and the server skips the call.
-    // Effect's Deferred costs more than the one-shot slot it replaced (bench/calls.ts, 5 interleaved
-    // rounds against commit 29b7d6a): call round trips 0.83x with 1 caller and 0.46x with 100,
-    // KV.put in memory 0.59x, with sync "always" 0.75x. unsafeMake copies Effect's prototype into
-    // each instance (3-4 us) and await wraps each wait in onInterrupt (2-3 us, vs 0.5 us for async).
     const awaitReply = (call: Call<Request, Reply, E>) =>
-      Effect.onInterrupt(Deferred.await(call.reply), () => Effect.sync(() => answer(call, givenUp)))
+      Effect.async<Reply, ReplyError<E>>((resume) => {
+        if (call.exit !== undefined) return resume(call.exit)
+        call.resume = resume
+        return Effect.sync(() => {
+          call.resume = undefined
+          answer(call, givenUp)
+        })
+      })
 
     const call = (request: Request, callOptions?: Server.CallOptions) =>
       Effect.withFiberRuntime((fiber): Effect.Effect<Reply, ReplyError<E> | Overloaded> => {
@@ -280,7 +309,6 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
         const tracer = fiber.currentTracer
         const call = new Call<Request, Reply, E>(
           request,
-          Deferred.unsafeMake(serverId),
           timeoutMillis === Infinity
             ? Infinity
             : Context.get(fiber.currentDefaultServices, Clock.Clock).unsafeCurrentTimeMillis() + timeoutMillis,
@@ -292,7 +320,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
         // The server may have ended between the check above and the offer, after its last drain.
         if (!running) {
           answer(call, Exit.fail(stopped(false)))
-          return Deferred.await(call.reply)
+          return call.exit!
         }
         const wake = call.deadline === Infinity ? undefined : sweeper.watch(call)
         return wake === undefined ? awaitReply(call) : Effect.zipRight(wake, awaitReply(call))
