@@ -17,8 +17,8 @@
  * }))
  * ```
  *
- * Other fibers talk to a server with {@link call} (a request and a reply, carried by a one-shot
- * reply slot that the server completes), {@link cast} (a message with no reply) and {@link stop}.
+ * Other fibers talk to a server with {@link call} (a request and a reply, carried by an Effect
+ * `Deferred` that the server completes), {@link cast} (a message with no reply) and {@link stop}.
  * The server handles its mailbox in order, one message or one batch of calls at a time, so its
  * state needs no locks.
  *
