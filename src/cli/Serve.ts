@@ -87,6 +87,13 @@ const options = {
     ),
     Options.withFallbackConfig(Config.boolean("KV_METRICS_PUBLIC"))
   ),
+  noFastPath: Options.boolean("no-fast-path").pipe(
+    Options.withDescription(
+      "Answer every request through the declared API, without the fast path that takes GET, PUT and DELETE of a key " +
+        "(its answers are the same, byte for byte). Default: the fast path is on. Environment: KV_NO_FAST_PATH."
+    ),
+    Options.withFallbackConfig(Config.boolean("KV_NO_FAST_PATH"))
+  ),
   otlpUrl: Options.text("otlp-url").pipe(
     Options.withPseudoName("URL"),
     Options.withDescription(
@@ -139,7 +146,8 @@ export const serve = Command.make("serve", options, (args) =>
       token: Option.getOrUndefined(Option.map(args.token, Redacted.value)),
       corsOrigins: Option.getOrUndefined(Option.map(args.corsOrigin, originsOf)),
       requestTimeout: Duration.seconds(args.timeout),
-      metricsPublic: args.metricsPublic
+      metricsPublic: args.metricsPublic,
+      fastPath: !args.noFastPath
     }).pipe(
       Effect.flatMap((address) => announce(args.dataDir, address)),
       Effect.provide(KV.layer({ dataDir: args.dataDir, sync: args.sync, callTimeout: Duration.seconds(args.timeout) })),

@@ -55,15 +55,27 @@ export const layer = (token: string | undefined): Layer.Layer<Authorization> => 
 export const layerMetrics = (token: string | undefined, metricsPublic: boolean): Layer.Layer<MetricsAuthorization> =>
   Layer.succeed(MetricsAuthorization, check(metricsPublic ? undefined : token))
 
+/**
+ * Whether a bearer token (the `Authorization` header past its `Bearer `) is `token`, compared in
+ * constant time; without a token (or with an empty one) every request passes.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const tokenMatches = (token: string | undefined): (given: string) => boolean => {
+  if (token === undefined || token === "") return () => true
+  const expected = digest(token)
+  return (given) => timingSafeEqual(digest(given), expected)
+}
+
 const check = (token: string | undefined) => {
   if (token === undefined || token === "") return { bearer: () => Effect.void }
-  const expected = digest(token)
+  const matches = tokenMatches(token)
   const refused = new Unauthorized({
     error: "Unauthorized",
     message: "this server needs a token: send the header \"Authorization: Bearer <token>\""
   })
   return {
-    bearer: (given: Redacted.Redacted<string>) =>
-      timingSafeEqual(digest(Redacted.value(given)), expected) ? Effect.void : Effect.fail(refused)
+    bearer: (given: Redacted.Redacted<string>) => matches(Redacted.value(given)) ? Effect.void : Effect.fail(refused)
   }
 }

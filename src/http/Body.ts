@@ -29,8 +29,14 @@ export const defaultMaxBodyBytes = 1024 * 1024
  */
 export const defaultMaxBodyBytesInFlight = 4 * 1024 * 1024
 
-// Bodies this small skip the budget: a count of connections bounds them, and they are the hot path.
-const smallBody = 64 * 1024
+/**
+ * Bodies this small (64 KiB) skip the budget of bytes in flight: a count of connections bounds
+ * them, and they are the hot path.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const smallBody = 64 * 1024
 
 const jsonType = /^application\/([a-z0-9.+-]*\+)?json\s*(;|$)/i
 const textType = /^text\/plain\s*(;|$)/i
@@ -38,10 +44,22 @@ const formType = /^(application\/x-www-form-urlencoded|multipart\/form-data)\s*(
 const otherCharset = /;\s*charset\s*=\s*"?(?!utf-8|us-ascii)[^";\s]+/i
 const utf8 = new TextDecoder("utf-8", { fatal: true })
 
-/** What a body holds, by its `Content-Type`. */
-type BodyKind = "json" | "text"
+/**
+ * What a body holds, by its `Content-Type`.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export type BodyKind = "json" | "text"
 
-const kindOf = (contentType: string | undefined): Either.Either<BodyKind, UnsupportedMediaType> => {
+/**
+ * What a body of `contentType` holds: JSON (`application/json`, `application/*+json`, or no
+ * type) or text (`text/plain` in UTF-8); any other type is refused with 415.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const kindOf = (contentType: string | undefined): Either.Either<BodyKind, UnsupportedMediaType> => {
   if (contentType === undefined || jsonType.test(contentType)) return Either.right("json")
   if (textType.test(contentType)) {
     return otherCharset.test(contentType)
@@ -80,7 +98,7 @@ export const readValue = (
   const kind = kindOf(request.headers["content-type"])
   if (Either.isLeft(kind)) return Effect.fail(kind.left)
   if (Number(request.headers["content-length"] ?? 0) > maxBytes) return Effect.fail(tooLarge(maxBytes))
-  return Effect.flatMap(readBytes(request, maxBytes), (body) => decode(body, kind.right))
+  return Effect.flatMap(readBytes(request, maxBytes), (body) => decodeBody(body, kind.right))
 }
 
 /**
@@ -154,28 +172,35 @@ const readBytes = (request: HttpServerRequest.HttpServerRequest, maxBytes: numbe
 
 const invalidJson = (message: string) => new BadRequest({ error: "InvalidJson", message })
 
-const decode = (body: Buffer, kind: BodyKind): Effect.Effect<unknown, BadRequest> => {
+/**
+ * A whole body's bytes as the value it holds: its text for `text`, the JSON it parses to for
+ * `json` (refusing numbers that a double cannot hold); 400 for bytes that are not UTF-8 or not JSON.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const decodeBody = (body: Buffer, kind: BodyKind): Either.Either<unknown, BadRequest> => {
   let text: string
   try {
     text = utf8.decode(body)
   } catch {
-    return Effect.fail(invalidJson(
+    return Either.left(invalidJson(
       kind === "json" ? "the body is not valid UTF-8; send JSON encoded as UTF-8" : "the body is not valid UTF-8; send text as UTF-8"
     ))
   }
-  if (kind === "text") return Effect.succeed(text)
-  if (text.length === 0) return Effect.fail(invalidJson("the body is empty; send a JSON value such as {} or null"))
+  if (kind === "text") return Either.right(text)
+  if (text.length === 0) return Either.left(invalidJson("the body is empty; send a JSON value such as {} or null"))
   let value: unknown
   try {
     value = JSON.parse(text)
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error)
-    return Effect.fail(invalidJson(
+    return Either.left(invalidJson(
       `the body is not JSON (${reason}); send one JSON value, or plain text with "Content-Type: text/plain"`
     ))
   }
   const numbers = checkJsonText(text)
   return Either.isLeft(numbers)
-    ? Effect.fail(new BadRequest({ error: "InvalidValue", message: numbers.left.message }))
-    : Effect.succeed(value)
+    ? Either.left(new BadRequest({ error: "InvalidValue", message: numbers.left.message }))
+    : Either.right(value)
 }

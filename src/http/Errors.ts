@@ -9,7 +9,9 @@
  */
 import * as HttpApiSchema from "@effect/platform/HttpApiSchema"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
+import * as AST from "effect/SchemaAST"
 import type {
   AtomicCheckFailed,
   AtomicTooLarge,
@@ -394,6 +396,47 @@ const fromKVError = (error: { readonly _tag: string; readonly message: string })
       return new ServiceUnavailable(body)
   }
 }
+
+const responses = [
+  BadRequestResponse,
+  UnauthorizedResponse,
+  NotFoundResponse,
+  GoneResponse,
+  PreconditionFailedResponse,
+  ChecksFailedResponse,
+  ConflictResponse,
+  PayloadTooLargeResponse,
+  UnsupportedMediaTypeResponse,
+  ServiceUnavailableResponse,
+  GatewayTimeoutResponse,
+  InsufficientStorageResponse
+]
+
+// Read from the response schemas, so that the statuses are declared in one place.
+const statuses: Record<string, number> = Object.fromEntries(responses.map((schema) => [
+  Option.getOrThrow(AST.getIdentifierAnnotation(schema.ast)),
+  HttpApiSchema.getStatusErrorAST(schema.ast)
+]))
+
+/**
+ * The status that the API declares for `error`.
+ *
+ * @since 0.2.0
+ * @category getters
+ */
+export const statusOf = (error: HttpError): number => statuses[error._tag]!
+
+/**
+ * The 404 of a key that is not in its store.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const keyNotFound = (store: string, key: string): NotFound =>
+  new NotFound({
+    error: "NotFound",
+    message: `key ${JSON.stringify(key.slice(0, 200))} is not in store "${store}"; list the keys with GET /stores/${store}/keys`
+  })
 
 /**
  * An error response built outside an endpoint, for what the router answers itself (404, 405, a

@@ -17,15 +17,9 @@ import * as Metrics from "../kv/Metrics.js"
 import { AtomicBody, KvApi } from "./Api.js"
 import { readValue, withinBudget } from "./Body.js"
 import * as Entries from "./Entries.js"
-import { BadRequest, fromKV, NotFound } from "./Errors.js"
+import { BadRequest, fromKV, keyNotFound } from "./Errors.js"
 import * as Watch from "./Watch.js"
 import * as Prometheus from "./Prometheus.js"
-
-const keyNotFound = (store: string, key: string) =>
-  new NotFound({
-    error: "NotFound",
-    message: `key ${JSON.stringify(key.slice(0, 200))} is not in store "${store}"; list the keys with GET /stores/${store}/keys`
-  })
 
 const health = HttpApiBuilder.group(KvApi, "health", (handlers) => handlers.handle("check", () => Effect.succeed({ status: "ok" as const })))
 
@@ -42,8 +36,13 @@ const stores = HttpApiBuilder.group(KvApi, "stores", (handlers) =>
       .handle("drop", ({ path }) => Effect.mapError(kv.dropStore(path.store), fromKV))
       .handle("restart", ({ path }) => Effect.mapError(kv.restartStore(path.store), fromKV))))
 
-/** The put conditions that the headers ask for, and the expiry the query asks for. */
-const putOptions = (
+/**
+ * The put conditions that the headers ask for, and the expiry the query asks for.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const putOptions = (
   headers: { readonly "if-match"?: number; readonly "if-none-match"?: number | "*" },
   ttl: number | undefined
 ): PutOptions => {
@@ -60,9 +59,23 @@ const seconds = (ttl: number) => Duration.millis(ttl * 1000)
 const ifMatch = (headers: { readonly "if-match"?: number }) =>
   headers["if-match"] === undefined ? {} : { expectedVersion: headers["if-match"] }
 
-/** The headers of a read: the version as the `ETag`, and when the key expires, if it does. */
-const readHeaders = (version: number, expiresAt: number | undefined): Record<string, string> =>
+/**
+ * The headers of a read: the version as the `ETag`, and when the key expires, if it does.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const readHeaders = (version: number, expiresAt: number | undefined): Record<string, string> =>
   expiresAt === undefined ? { etag: `"${version}"` } : { etag: `"${version}"`, "kv-expires-at": String(expiresAt) }
+
+/**
+ * Whether a read answers 304: the client holds this version already (RFC 9110, If-None-Match on a read).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const notModified = (noneMatch: number | "*" | undefined, version: number): boolean =>
+  noneMatch === "*" || noneMatch === version
 
 const decodeAtomicBody = Schema.decodeUnknown(AtomicBody, { errors: "all" })
 
@@ -112,9 +125,7 @@ const keys = (options: HandlerOptions) =>
           Effect.flatMap(Effect.mapError(kv.getEntry(path.store, path.key), fromKV), (entry) => {
             if (Option.isNone(entry)) return Effect.fail(keyNotFound(path.store, path.key))
             const { expiresAt, value, version } = entry.value
-            const noneMatch = headers["if-none-match"]
-            // The client holds this version already: no body (RFC 9110, If-None-Match on a read).
-            if (noneMatch === "*" || noneMatch === version) {
+            if (notModified(headers["if-none-match"], version)) {
               return Effect.succeed(HttpServerResponse.empty({ status: 304, headers: readHeaders(version, expiresAt) }))
             }
             // A response of our own: the value goes out as it is, with its version as the ETag.

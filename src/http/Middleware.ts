@@ -141,7 +141,13 @@ export const routeErrors = (routes: ReadonlyArray<Route>) => {
     })
 }
 
-const statusHeader = (status: number): readonly [string, string] | undefined => {
+/**
+ * The header that a response of `status` carries beyond its declaration, if any.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const statusHeader = (status: number): readonly [string, string] | undefined => {
   switch (status) {
     case 401:
       return ["www-authenticate", "Bearer"]
@@ -171,8 +177,54 @@ export const responseHeaders = (draining: () => boolean): HttpApp.PreResponseHan
   return Effect.succeed(draining() ? HttpServerResponse.setHeader(withStatus, "connection", "close") : withStatus)
 }
 
-// The status the platform records for a request whose client closed the connection first.
-const clientGone = 499
+/**
+ * The status the platform records for a request whose client closed the connection first.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const clientGone = 499
+
+/**
+ * The log line of a request that ended with `status`, `failure` its cause if it failed:
+ * `undefined` when a request that went well is not logged (the level is above debug).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const requestLine = (
+  method: string,
+  url: string,
+  status: number,
+  started: number,
+  debug: boolean,
+  failure: Cause.Cause<unknown> | undefined
+): Effect.Effect<void> | undefined => {
+  const quiet = status < 400 || status === clientGone
+  if (quiet && !debug) return undefined
+  const log = status === clientGone
+    ? Effect.logDebug("client went away")
+    : status >= 500 && failure !== undefined
+    ? Effect.logError("request failed", failure)
+    : status >= 400
+    ? Effect.logWarning("request refused")
+    : Effect.logDebug("request")
+  return Effect.annotateLogs(log, {
+    method,
+    path: pathOf(url).slice(0, 200),
+    status,
+    ms: Math.round(performance.now() - started)
+  })
+}
+
+/**
+ * Whether a minimum log level of `level` lets debug lines through: most servers log none, and then
+ * a request that went well costs no logging at all.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const logsDebug = (level: LogLevel.LogLevel): boolean => LogLevel.lessThanEqual(level, LogLevel.Debug)
 
 /**
  * One structured log line per request: debug when it succeeds or its client went away, warning
@@ -184,27 +236,13 @@ const clientGone = 499
 export const requestLog = <E, R>(app: HttpApp.Default<E, R>): HttpApp.Default<E, R> =>
   Effect.withFiberRuntime((fiber) => {
     const request = Context.unsafeGet(fiber.currentContext, HttpServerRequest.HttpServerRequest)
-    // Most servers log no debug lines: then a request that went well costs no logging at all.
-    const debug = LogLevel.lessThanEqual(fiber.getFiberRef(FiberRef.currentMinimumLogLevel), LogLevel.Debug)
+    const debug = logsDebug(fiber.getFiberRef(FiberRef.currentMinimumLogLevel))
     const started = performance.now()
     return Effect.onExit(app, (exit) => {
       const status = Exit.isSuccess(exit)
         ? exit.value.status
         : HttpServerError.causeResponseStripped(exit.cause)[0].status
-      const quiet = status < 400 || status === clientGone
-      if (quiet && !debug) return Effect.void
-      const log = status === clientGone
-        ? Effect.logDebug("client went away")
-        : status >= 500 && Exit.isFailure(exit)
-        ? Effect.logError("request failed", exit.cause)
-        : status >= 400
-        ? Effect.logWarning("request refused")
-        : Effect.logDebug("request")
-      return Effect.annotateLogs(log, {
-        method: request.method,
-        path: pathOf(request.url).slice(0, 200),
-        status,
-        ms: Math.round(performance.now() - started)
-      })
+      return requestLine(request.method, request.url, status, started, debug, Exit.isFailure(exit) ? exit.cause : undefined) ??
+        Effect.void
     })
   })

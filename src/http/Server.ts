@@ -16,6 +16,7 @@
 import * as HttpApiBuilder from "@effect/platform/HttpApiBuilder"
 import * as HttpApiSwagger from "@effect/platform/HttpApiSwagger"
 import * as HttpApp from "@effect/platform/HttpApp"
+import type * as HttpMiddleware from "@effect/platform/HttpMiddleware"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServer from "@effect/platform/HttpServer"
 import type { ServeError } from "@effect/platform/HttpServerError"
@@ -28,18 +29,32 @@ import * as Exit from "effect/Exit"
 import * as FiberId from "effect/FiberId"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { createServer } from "node:http"
+import * as FiberRef from "effect/FiberRef"
+import type * as Metric from "effect/Metric"
+import * as Http from "node:http"
 import { KV } from "../kv/KV.js"
 import type { DuplicateChild } from "../otp/Supervisor.js"
+import * as Tracing from "../otp/Tracing.js"
 import { KvApi } from "./Api.js"
 import * as Auth from "./Auth.js"
 import * as Console from "./Console.js"
-import { defaultMaxBodyBytes, defaultMaxBodyBytesInFlight } from "./Body.js"
+import { decodeBody, defaultMaxBodyBytes, defaultMaxBodyBytesInFlight, kindOf, smallBody } from "./Body.js"
+import { fromKV, keyNotFound, statusOf } from "./Errors.js"
 import * as Handlers from "./Handlers.js"
 import { onClientError } from "./internal/clientError.js"
 import { holdEarlyRequests } from "./internal/holdEarly.js"
 import { defaultHost, defaultPort, defaultRequestTimeout } from "./Defaults.js"
-import { requestLog, responseHeaders, routeErrors, routesOf } from "./Middleware.js"
+import * as FastPath from "./internal/fastPath.js"
+import {
+  clientGone,
+  logsDebug,
+  requestLine,
+  requestLog,
+  responseHeaders,
+  routeErrors,
+  routesOf,
+  statusHeader
+} from "./Middleware.js"
 
 /**
  * Options of {@link layer}.
@@ -82,7 +97,25 @@ export interface ServerOptions {
   readonly corsOrigins?: ReadonlyArray<string> | undefined
   /** Whether to serve the web console at `/ui` (default true). */
   readonly console?: boolean
+  /**
+   * Whether GET, PUT and DELETE of a key may be answered by the fast path (default true): a
+   * listener under the declared API that answers them without the platform's per-request
+   * pipeline, byte for byte as it would, and hands over every request it is not sure of. Off
+   * while a tracer records spans, so that every request is traced as declared.
+   *
+   * @since 0.2.0
+   */
+  readonly fastPath?: boolean
 }
+
+/**
+ * Requests that the fast path answered (see {@link ServerOptions.fastPath}), of every server of
+ * the process; shown at `GET /metrics` as `effect_kv_http_fast_path_requests_total`.
+ *
+ * @since 0.2.0
+ * @category metrics
+ */
+export const fastPathRequests: Metric.Metric.Counter<number> = FastPath.requests
 
 /**
  * The interface, port and request deadline the server takes when none is given (defined in
@@ -116,6 +149,84 @@ const cors = (origins: ReadonlyArray<string> | undefined) =>
       maxAge: 600
     })
 
+/**
+ * The CORS headers that the platform's middleware adds to an answer (not a preflight) for a
+ * request's `Origin`, as the fast path adds them; `null` where it does not match an allowed
+ * origin exactly, and the fast path hands the request over.
+ */
+const corsAnswer = (origins: ReadonlyArray<string> | undefined) => {
+  if (origins === undefined || origins.length === 0) return undefined
+  const expose = { "access-control-expose-headers": corsHeaders.exposed.join(",") }
+  if (origins.includes("*")) {
+    const any = { "access-control-allow-origin": "*", ...expose }
+    return (): Record<string, string> => ({ ...any })
+  }
+  if (origins.length === 1) {
+    const one = { "access-control-allow-origin": origins[0]!, vary: "Origin", ...expose }
+    return (origin: string | undefined) => origin === undefined || origin === origins[0] ? { ...one } : null
+  }
+  return (origin: string | undefined) =>
+    origin === undefined
+      ? { ...expose }
+      : origins.includes(origin)
+      ? { "access-control-allow-origin": origin, vary: "Origin", ...expose }
+      : null
+}
+
+/**
+ * The platform's `HttpServer` with the fast path in front of the listener that serving the API
+ * attaches: that listener is taken off the server and handed every request the fast path does
+ * not take. Serving stays the platform's own (its upgrade listener included).
+ */
+const withFastPath = (
+  server: Http.Server,
+  options: ServerOptions,
+  draining: () => boolean
+): Layer.Layer<HttpServer.HttpServer, never, HttpServer.HttpServer | KV> =>
+  Layer.effect(
+    HttpServer.HttpServer,
+    Effect.gen(function*() {
+      const base = yield* HttpServer.HttpServer
+      const kv = yield* KV
+      const serve = (app: HttpApp.Default<unknown, unknown>, middleware?: HttpMiddleware.HttpMiddleware) =>
+        Effect.gen(function*() {
+          const before = server.listeners("request")
+          yield* base.serve(app, middleware as HttpMiddleware.HttpMiddleware)
+          // Node types listeners as bare functions; this one is the platform's request listener.
+          const declared = server.listeners("request").find((listener) => !before.includes(listener)) as
+            | FastPath.Listener
+            | undefined
+          const recording = yield* Effect.withFiberRuntime((fiber) => Effect.succeed(Tracing.isRecording(fiber)))
+          if (declared === undefined || recording) return
+          const token = options.token === undefined || options.token === "" ? undefined : Auth.tokenMatches(options.token)
+          const fast = FastPath.make({
+            kv,
+            runtime: yield* Effect.runtime<never>(),
+            maxBodyBytes: Math.min(smallBody, options.maxBodyBytes ?? defaultMaxBodyBytes),
+            tokenMatches: token,
+            cors: corsAnswer(options.corsOrigins),
+            draining,
+            debug: logsDebug(yield* FiberRef.get(FiberRef.currentMinimumLogLevel)),
+            fromKV,
+            statusOf,
+            keyNotFound,
+            kindOf,
+            decodeBody,
+            putOptions: Handlers.putOptions,
+            readHeaders: Handlers.readHeaders,
+            notModified: Handlers.notModified,
+            statusHeader,
+            clientGone,
+            requestLine
+          })(declared)
+          server.off("request", declared)
+          server.on("request", fast)
+          yield* Effect.addFinalizer(() => Effect.sync(() => server.off("request", fast)))
+        })
+      return HttpServer.make({ address: base.address, serve: serve as HttpServer.HttpServer["serve"] })
+    })
+  )
+
 const openApiPath = "/openapi.json"
 const docsPath = "/docs"
 
@@ -135,7 +246,7 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
     ...(withConsole ? Console.routes : [])
   ]
   return Layer.unwrapEffect(Effect.sync(() => {
-    const server = createServer()
+    const server = Http.createServer()
     server.on("clientError", onClientError)
     holdEarlyRequests(server)
     let draining = false
@@ -162,7 +273,8 @@ export const layer = (options: ServerOptions = {}): Layer.Layer<HttpServer.HttpS
       })
     ))
     const serve = HttpApiBuilder.serve(requestLog).pipe(
-      Layer.locally(HttpApp.currentPreResponseHandlers, Option.some(responseHeaders(() => draining)))
+      Layer.locally(HttpApp.currentPreResponseHandlers, Option.some(responseHeaders(() => draining))),
+      Layer.provide(options.fastPath ?? true ? withFastPath(server, options, () => draining) : Layer.empty)
     )
     return drain.pipe(
       Layer.provideMerge(serve),

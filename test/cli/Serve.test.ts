@@ -79,6 +79,24 @@ describe("effect-kv serve", () => {
       expect(result.stdout).toContain(`data in ${Path.join(dir, "from-env")}`)
     }))
 
+  it.scopedLive("--no-fast-path (or KV_NO_FAST_PATH) answers every request through the declared API", () =>
+    Effect.gen(function*() {
+      // What the fast path answered, as /metrics counts it: the process's counter is made with the fast path.
+      const answered = (url: string) =>
+        Effect.gen(function*() {
+          yield* Cli.request(`${url}/stores/s/keys/k`, { method: "PUT", body: "1", headers: { "content-type": "application/json" } })
+          expect((yield* Cli.request(`${url}/stores/s/keys/k`)).body).toBe("1")
+          const metrics = (yield* Cli.request(`${url}/metrics`)).body
+          return Number(/^effect_kv_http_fast_path_requests_total (\d+)$/m.exec(metrics)?.[1] ?? 0)
+        })
+      const fast = yield* Cli.serve(yield* Cli.tempDir, ["--metrics-public"])
+      expect(yield* answered(fast.url)).toBe(2)
+      const declared = yield* Cli.serve(yield* Cli.tempDir, ["--metrics-public", "--no-fast-path"])
+      expect(yield* answered(declared.url)).toBe(0)
+      const fromEnv = yield* Cli.serve(yield* Cli.tempDir, ["--metrics-public"], { env: { KV_NO_FAST_PATH: "true" } })
+      expect(yield* answered(fromEnv.url)).toBe(0)
+    }))
+
   it.scopedLive("a bad KV_SYNC is a usage error", () =>
     Effect.gen(function*() {
       const result = yield* Cli.run(["serve", "--port", "0"], { env: { KV_SYNC: "sometimes" } })
