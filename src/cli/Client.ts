@@ -242,8 +242,9 @@ export const getLines = (
 ): Stream.Stream<string, ClientError, HttpClient.HttpClient> =>
   Stream.unwrap(
     send(connection, HttpClientRequest.setHeaders(HttpClientRequest.get(path), headers), {}).pipe(
-      // A server still starting takes the connection before it can answer it, and never does
-      // (Node listens before the platform attaches its handler): such a request is given up.
+      // A server that takes the connection and never answers (a hung proxy, or an effect-kv
+      // before 0.2.0 caught between listening and attaching its handler) is given up, and a
+      // watch then reconnects.
       Effect.timeoutFail({
         duration: answerDeadline,
         onTimeout: () =>

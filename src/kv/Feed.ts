@@ -212,7 +212,9 @@ class FeedImpl implements Feed {
       for (const change of recent) this.bytes += sizeOf(change)
       while (this.bytes > this.maxBytes && this.head - this.tail > 1) this.dropOldest()
     } else {
-      this.ring = []
+      // Sized at once: append writes at head % capacity, and an empty array written far past its
+      // end would fall back to V8's slow dictionary elements.
+      this.ring = new Array(this.capacity)
       this.append(recent)
     }
     this.version = sequence

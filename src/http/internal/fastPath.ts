@@ -68,7 +68,7 @@ interface Exchange {
   readonly cors: Record<string, string> | undefined
 }
 
-export const requestsKey = MetricKey.counter("effect_kv_http_fast_path_requests_total", {
+const requestsKey = MetricKey.counter("effect_kv_http_fast_path_requests_total", {
   description: "HTTP requests that the fast path answered (GET, PUT and DELETE of a key), of every server of the process",
   incremental: true
 })
