@@ -514,15 +514,15 @@ export const make = <E, R>(
 
     // A store that runs is used at once, with no effect spent on finding it. One that is starting,
     // restarting or closing is waited for within the call timeout, and its call gets the time left.
-    const onStore = <A, E, R>(
+    const useStore = <A, E, R>(
       store: string,
+      running: Store.Store | undefined,
       use: OnStore<A, E, R>
-    ): Effect.Effect<A, E | StoreError, R> => {
-      const running = registry.find(store)
-      return running !== undefined
+    ): Effect.Effect<A, E | StoreError, R> =>
+      running !== undefined
         ? use(running, callOptions)
         : Deadline.afterWait(store, timeoutMillis, registry.lookup(store), use)
-    }
+    const onStore = <A, E, R>(store: string, use: OnStore<A, E, R>) => useStore(store, registry.find(store), use)
     // Name and key are checked at once, before the store is started, with no runtime operation
     // spent on them: every operation on a store goes through one of these.
     const withName = <A, E, R>(store: string, use: OnStore<A, E, R>) =>
@@ -542,11 +542,7 @@ export const make = <E, R>(
       Effect.suspend((): Effect.Effect<A, E | ReadError, R> => {
         const running = registry.find(store)
         const error = running === undefined ? invalid(store, key) : keyProblem(key)
-        return error !== undefined
-          ? Effect.fail(error)
-          : running !== undefined
-          ? use(running, callOptions)
-          : Deadline.afterWait(store, timeoutMillis, registry.lookup(store), use)
+        return error !== undefined ? Effect.fail(error) : useStore(store, running, use)
       })
     // Observed inside the step a read takes anyway (see `internal/observe.ts`), and the key read
     // from the store's state at once: no effect of its own.
