@@ -144,14 +144,17 @@ export const make = (options: Options): Observer => {
           }))
         : Exit.fail(error)
     }
+    // A running store, unobserved: its key checked, then read.
+    const direct = (running: S, key: string): Effect.Effect<A, E> => {
+      const error = checkKey(key)
+      return error === undefined ? Exit.succeed(read(running, key)) : Exit.fail(error)
+    }
     const unobserved = () => {}
     if (!metrics && !tracing) {
       return (store: string, key: string) =>
         Effect.suspend(() => {
           const running = find(store)
-          if (running === undefined) return slow(store, key, unobserved)
-          const error = checkKey(key)
-          return error === undefined ? Exit.succeed(read(running, key)) : Exit.fail(error)
+          return running === undefined ? slow(store, key, unobserved) : direct(running, key)
         })
     }
     const series = seriesOf(kind)
@@ -161,12 +164,7 @@ export const make = (options: Options): Observer => {
         let body: Effect.Effect<A, E>
         const running = find(store)
         if (!metrics) {
-          const error = running === undefined ? undefined : checkKey(key)
-          body = running === undefined
-            ? slow(store, key, unobserved)
-            : error === undefined
-            ? Exit.succeed(read(running, key))
-            : Exit.fail(error)
+          body = running === undefined ? slow(store, key, unobserved) : direct(running, key)
         } else {
           // Only a bad name or key, or a store that must be waited for or started, ends otherwise.
           const { failed, ok } = series(store)
