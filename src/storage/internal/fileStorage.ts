@@ -97,11 +97,18 @@ export const make = (
         yield* DataDir.checkEncodedLength(paths, store)
         const files = DataDir.storeFiles(paths, store)
         const log = LogFile.make(store, files, paths.stores, emptySnapshot)
-        if (!(yield* fs.exists(files.dir).pipe(orStorageError("stat", files.dir)))) {
-          return { log, recent: noChanges }
-        }
-        yield* fs.remove(files.temp, { force: true }).pipe(orStorageError("remove", files.temp))
-        yield* fs.remove(files.probe, { force: true }).pipe(orStorageError("remove", files.probe))
+        // One listing says whether the store has files, and which: a (re)start then touches only
+        // those, where a check of the folder, two removes and a read of each file cost a round
+        // trip to the disk apiece (half of an empty store's restart).
+        const listed = yield* fs.readDirectory(files.dir).pipe(
+          Effect.map((names) => new Set(names)),
+          Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
+          orStorageError("list", files.dir)
+        )
+        if (listed === undefined) return { log, recent: noChanges }
+        const has = (path: string) => listed.has(Path.basename(path))
+        if (has(files.temp)) yield* fs.remove(files.temp, { force: true }).pipe(orStorageError("remove", files.temp))
+        if (has(files.probe)) yield* fs.remove(files.probe, { force: true }).pipe(orStorageError("remove", files.probe))
         const cut = pendingCuts.get(store)
         if (cut !== undefined) {
           yield* Effect.scoped(Effect.gen(function*() {
@@ -111,11 +118,11 @@ export const make = (
           }))
           pendingCuts.delete(store)
         }
-        const snapshotBytes = yield* readIfExists(fs, files.snapshot)
+        const snapshotBytes = has(files.snapshot) ? yield* readIfExists(fs, files.snapshot) : Option.none()
         const base: Snapshot = Option.isSome(snapshotBytes)
           ? yield* readSnapshot(snapshotBytes.value, files.snapshot)
           : emptySnapshot
-        const logBytes = yield* readIfExists(fs, files.log)
+        const logBytes = has(files.log) ? yield* readIfExists(fs, files.log) : Option.none()
         const replay = yield* replayLog(Option.getOrElse(logBytes, () => Buffer.alloc(0)), files.log, base, history)
         if (replay.torn !== undefined) {
           yield* Effect.logWarning(
