@@ -22,7 +22,8 @@
  * Each child runs in a scope of its own that the supervisor owns: the start effect acquires
  * what the child holds in that scope, and closing it stops the child (for a `Server`, it lets
  * the batch in hand finish and runs `terminate`). A child that ends by itself also has its scope
- * closed, so its resources are released before it is started again.
+ * closed, with the exit it ended with (so a finalizer can tell a crash from a stop), and its
+ * resources are released before it is started again.
  *
  * ## Restart types (`ChildSpec.restart`, default `"permanent"`)
  * - `permanent`: always restarted, whether it crashed or stopped.

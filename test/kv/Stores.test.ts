@@ -3,13 +3,15 @@
  * supervisors, given up on past their intensity, closed when idle, and logged when they cannot open.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Deferred, Effect, Exit, Fiber, HashMap, Logger, LogLevel, Metric, Option, TestClock } from "effect"
+import { Cause, Deferred, Effect, Exit, Fiber, HashMap, Layer, Logger, LogLevel, Metric, Option, TestClock } from "effect"
 import * as fs from "node:fs"
 import { KV } from "../../src/kv/KV.js"
 import { storeRestarts } from "../../src/kv/Stores.js"
 import { layout, storeFiles } from "../../src/storage/internal/dataDir.js"
+import * as Storage from "../../src/storage/Storage.js"
+import { diskFull } from "../storage/fixtures/FaultyFileSystem.js"
 import { tempDir } from "../storage/fixtures/TempDir.js"
-import { kvWith, makeControl } from "./crashable.js"
+import { crashable, kvWith, makeControl } from "./crashable.js"
 
 const CRASHES = Number(process.env.CRASHES ?? 1000)
 
@@ -42,6 +44,29 @@ describe("the stores", () => {
       expect((yield* Metric.value(storeRestarts)).count).toBe(before + 1)
     }).pipe(Effect.provide(kvWith(control)))
   })
+
+  it.scoped("closes a crashed store's log without an fsync under sync none, on its way to the restart; a clean close still fsyncs", () =>
+    Effect.gen(function*() {
+      const dataDir = yield* tempDir
+      const disk = diskFull() // space is unlimited: only its count of fsyncs is used
+      const control = makeControl()
+      const storage = Storage.layerFile({ dataDir, sync: "none" }).pipe(Layer.provide(disk.layer))
+      let beforeClose = 0
+      yield* Effect.scoped(Effect.gen(function*() {
+        const kv = yield* KV
+        yield* kv.put("s", "k", 1) // the store's folder is made, and fsynced
+        yield* kv.put("s", "k", 2)
+        const beforeCrash = disk.syncs()
+        control.crashNext.add("s")
+        expect(yield* failureTag(kv.put("s", "k", 3))).toBe("OutcomeUnknown")
+        // Restarted from its log, every acknowledged write there, and nothing fsynced on the way.
+        expect(yield* kv.get("s", "k")).toEqual(Option.some(2))
+        expect(disk.syncs()).toBe(beforeCrash)
+        yield* kv.put("s", "k", 4)
+        beforeClose = disk.syncs()
+      }).pipe(Effect.provide(KV.layerFrom(crashable(control)).pipe(Layer.provide(storage)))))
+      expect(disk.syncs()).toBe(beforeClose + 1) // the store's log, written since it was opened
+    }))
 
   it.effect("fails a store past its intensity with StoreFailed on every call, until restartStore", () => {
     const control = makeControl()

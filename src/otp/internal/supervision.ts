@@ -153,11 +153,14 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
     // Children being stopped, each in its own fiber and within its timeout: shutdown waits for them too.
     const closing = new Map<Fiber.RuntimeFiber<void>, Entry<E>>()
 
-    const closeChild = (entry: Entry<E>, running: Running) =>
+    // The scope closes with how the child ended (a crash's failure, or a stop), so that what it
+    // held can tell a crash from a stop: a crashed store's log skips the fsync `sync: "none"`
+    // would give it on a clean close.
+    const closeChild = (entry: Entry<E>, running: Running, end: Exit.Exit<unknown, unknown> = Exit.void) =>
       Effect.gen(function*() {
         entry.status = stopped
         // In its own fiber, so that a child past its timeout cannot hold the supervisor.
-        const fiber = yield* Effect.forkDaemon(Scope.close(running.scope, Exit.void))
+        const fiber = yield* Effect.forkDaemon(Scope.close(running.scope, end))
         closing.set(fiber, entry)
         fiber.addObserver(() => closing.delete(fiber))
         yield* awaitClose(fiber, entry)
@@ -223,7 +226,7 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
     const onEnd = (entry: Entry<E>, running: Running, end: Exit.Exit<unknown, unknown>) =>
       Effect.gen(function*() {
         if (shutDown || entry.status !== running) return
-        yield* closeChild(entry, running)
+        yield* closeChild(entry, running, end)
         const crashed = Exit.isFailure(end) && !Cause.isInterruptedOnly(end.cause)
         yield* afterEnd(entry, crashed ? end.cause : undefined)
       })

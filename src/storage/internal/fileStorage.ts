@@ -5,10 +5,12 @@
  * @internal
  */
 import * as FileSystem from "@effect/platform/FileSystem"
+import * as Cause from "effect/Cause"
 import type * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
+import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
@@ -138,9 +140,9 @@ export const make = (
         return { log, recent: replay.recent }
       })
 
-    const close = (log: LogFile.LogFile) =>
+    const close = (log: LogFile.LogFile, crashed: boolean) =>
       Effect.zipRight(
-        pool.close(log),
+        pool.close(log, crashed),
         Effect.sync(() => {
           if (log.cutPending) pendingCuts.set(log.store, log.end)
           if (open.get(log.store) === log) open.delete(log.store)
@@ -171,7 +173,8 @@ export const make = (
         Effect.map(
           Effect.acquireRelease(
             Effect.tap(recover(store, openOptions?.history ?? 0), ({ log }) => Effect.sync(() => open.set(store, log))),
-            ({ log }) => close(log)
+            // The store's scope closes with its end: a failure other than an interruption is a crash.
+            ({ log }, exit) => close(log, Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause))
           ),
           ({ log, recent }): StoreLog => ({
             recovered: log.committed,

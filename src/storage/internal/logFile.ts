@@ -261,12 +261,15 @@ export const needsCompaction = (log: LogFile, deadRatio: number, minDeadRecords:
   return dead >= minDeadRecords && dead > live * deadRatio
 }
 
-/** Syncs what was written (or retries a pending cut) and closes the file; the log takes nothing more. */
-export const close = (log: LogFile) =>
+/**
+ * Syncs what was written (unless `durable` is false) or retries a pending cut, and closes the
+ * file; the log takes nothing more.
+ */
+export const close = (log: LogFile, durable = true) =>
   Effect.gen(function*() {
     const warn = (what: string) => (error: StorageFailure) =>
       Effect.logWarning(`${log.files.log}: ${what} on close failed: ${error.message}`)
-    if (log.failure === undefined) yield* sync(log).pipe(Effect.catchAll(warn("fsync")))
+    if (log.failure === undefined && durable) yield* sync(log).pipe(Effect.catchAll(warn("fsync")))
     if (log.cutPending) yield* cutBack(log).pipe(Effect.catchAll(warn("cutting back a failed write")))
     if (log.handle !== undefined) yield* Scope.close(log.handle.scope, Exit.void)
     log.handle = undefined
