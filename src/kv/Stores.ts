@@ -146,9 +146,24 @@ export const usableStore = (running: Running | undefined): Store.Store | undefin
 
 /** A store name whose supervisor is starting or running. */
 interface Slot {
-  /** Succeeds when the store was closed, fails when it could not start or was given up on. */
-  readonly ended: Deferred.Deferred<void, LookupError>
+  /**
+   * What a call that finds no usable store waits on, then looks again: completed (and made anew)
+   * each time the name's store takes its name, started or restarted; completed for good when the
+   * slot ends, with success when the store was closed, a failure when it could not start or was
+   * given up on. One wait, where a race of the name's registration with the slot's end was two
+   * fibers and a join of their fiber refs per waiting call.
+   */
+  changed: Deferred.Deferred<void, LookupError>
   supervisor: Supervisor.Supervisor<StorageFailure> | undefined
+}
+
+const makeSlot = (): Slot => ({ changed: Deferred.unsafeMake(FiberId.none), supervisor: undefined })
+
+/** Wakes the calls waiting on `slot`: its store took its name. */
+const renew = (slot: Slot) => {
+  const woken = slot.changed
+  slot.changed = Deferred.unsafeMake(FiberId.none)
+  Deferred.unsafeDone(woken, Exit.void)
 }
 
 /**
@@ -185,25 +200,22 @@ export const start = (
     // The slow path: wait for a store that is on its way out, starting or restarting; or start it.
     const find = (name: string): Effect.Effect<Store.Store, LookupError> => {
       const running = names.unsafeLookup(name)
-      if (running !== undefined) {
-        return usable(running) ?? Effect.zipRight(Deferred.await(running.gone), Effect.suspend(() => lookup(name)))
-      }
-      const failure = failed.get(name)
-      if (failure !== undefined) return Effect.fail(failure)
+      const found = usable(running)
+      if (found !== undefined) return found
       const slot = slots.get(name)
-      if (slot === undefined) return open(name)
-      return Effect.raceFirst(Effect.asVoid(names.whenRegistered(name)), Deferred.await(slot.ended)).pipe(
-        Effect.zipRight(Effect.suspend(() => lookup(name)))
-      )
+      if (slot !== undefined) return Effect.zipRight(Deferred.await(slot.changed), Effect.suspend(() => lookup(name)))
+      if (running !== undefined) return Effect.zipRight(Deferred.await(running.gone), Effect.suspend(() => lookup(name)))
+      const failure = failed.get(name)
+      return failure !== undefined ? Effect.fail(failure) : open(name)
     }
 
     const open = (name: string) =>
       Effect.uninterruptible(Effect.gen(function*() {
-        const slot: Slot = { ended: Deferred.unsafeMake(FiberId.none), supervisor: undefined }
+        const slot = makeSlot()
         slots.set(name, slot)
         const started = yield* supervisor.startChild({
           id: name,
-          start: Effect.zipRight(refuseWhenStopping, supervise(name)),
+          start: Effect.zipRight(refuseWhenStopping, supervise(name, slot)),
           restart: "temporary",
           shutdown: Duration.infinity
         }).pipe(
@@ -212,7 +224,7 @@ export const start = (
         )
         if (Exit.isFailure(started)) {
           slots.delete(name)
-          Deferred.unsafeDone(slot.ended, started)
+          Deferred.unsafeDone(slot.changed, started)
           return yield* Effect.failCause(started.cause)
         }
         slot.supervisor = started.value
@@ -227,20 +239,21 @@ export const start = (
         Effect.flatMap((end) =>
           Effect.sync(() => {
             if (slots.get(name) === slot) slots.delete(name)
-            if (Exit.isSuccess(end)) return Deferred.unsafeDone(slot.ended, Exit.void)
+            if (Exit.isSuccess(end)) return Deferred.unsafeDone(slot.changed, Exit.void)
             const failure = new StoreFailed({ store: name, reason: failureReason(end.cause) })
             failed.set(name, failure)
-            Deferred.unsafeDone(slot.ended, Exit.fail(failure))
+            Deferred.unsafeDone(slot.changed, Exit.fail(failure))
           })
         ),
         Effect.interruptible, // forked from `open`, which is not
         Effect.forkIn(scope)
       )
 
-    const supervise = (name: string) =>
+    const supervise = (name: string, slot: Slot) =>
       StoreSupervisor.start(name, {
         open: Store.start(name, options),
         names,
+        registered: Effect.sync(() => renew(slot)),
         reopen: Effect.suspend(() => lookup(name)),
         restarts: options.storeRestarts
       }).pipe(Effect.provideService(Storage, storage))

@@ -31,6 +31,8 @@ export interface StoreLife<R> {
   readonly open: Effect.Effect<Store.Store, StorageFailure, R | Scope.Scope>
   /** Where the running store takes its name. */
   readonly names: OtpRegistry.Registry<Running>
+  /** Run each time the store has taken its name: wakes the calls waiting for it. */
+  readonly registered: Effect.Effect<void>
   /** Finds the store again, for a write that meets this one closing. */
   readonly reopen: Effect.Effect<Store.Store, StorageFailure | StoreFailed | ServerStopped>
   readonly restarts: StoreRestarts | undefined
@@ -53,6 +55,7 @@ export const start = <R>(
     const running: Running = { store, found: Effect.succeed(store), usage, gone, await: opened.server.await }
     // One supervisor per name, and those of an earlier `stores` are all gone: nobody else holds it.
     yield* life.names.register(name, running).pipe(Effect.catchTag("AlreadyRegistered", Effect.die))
+    yield* life.registered
     return running
   })
   return Supervisor.start({
