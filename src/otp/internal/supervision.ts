@@ -226,7 +226,13 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
     const onEnd = (entry: Entry<E>, running: Running, end: Exit.Exit<unknown, unknown>) =>
       Effect.gen(function*() {
         if (shutDown || entry.status !== running) return
-        yield* closeChild(entry, running, end)
+        // A child given all the time it takes is closed here, not in a fiber of its own: that fiber
+        // only serves to stop waiting at a timeout, and cost a fork and a join per restart.
+        if (Duration.isFinite(entry.shutdown)) yield* closeChild(entry, running, end)
+        else {
+          entry.status = stopped
+          yield* Scope.close(running.scope, end)
+        }
         const crashed = Exit.isFailure(end) && !Cause.isInterruptedOnly(end.cause)
         yield* afterEnd(entry, crashed ? end.cause : undefined)
       })
