@@ -30,6 +30,24 @@ describe("Supervisor", () => {
       expect(yield* supervisor.countChildren).toEqual({ specs: 3, active: 3 })
     }))
 
+  it.scoped("restarts a child from a fiber of its own: a child's fiber refs do not deepen with the restarts before it", () =>
+    Effect.gen(function*() {
+      const workers = yield* makeWorkers
+      // At each start, the deepest stack of a fiber ref: an entry for each fiber that set it.
+      const depths: Array<number> = []
+      const depth = Effect.map(Effect.getFiberRefs, (refs) => Math.max(...Array.from(refs.locals.values(), (stack) => stack.length)))
+      yield* Supervisor.start({
+        name: "sup",
+        maxRestarts: 100,
+        children: [{ id: "a", start: Effect.tap(workers.start("a"), () => Effect.map(depth, (deepest) => depths.push(deepest))) }]
+      })
+      for (let restarts = 1; restarts <= 20; restarts++) {
+        yield* workers.crash("a")
+        yield* workers.eventually(() => Effect.succeed(depths.length > restarts))
+      }
+      expect(depths[20]).toBe(depths[1])
+    }))
+
   it.scoped("one_for_one restarts only the child that crashed", () =>
     Effect.gen(function*() {
       const workers = yield* makeWorkers
