@@ -13,7 +13,7 @@ import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 import * as Path from "node:path"
 import type { Change, Snapshot } from "../Change.js"
 import { emptySnapshot } from "./change.js"
@@ -124,19 +124,25 @@ export const make = (
         const base: Snapshot = Option.isSome(snapshotBytes)
           ? yield* readSnapshot(snapshotBytes.value, files.snapshot)
           : emptySnapshot
-        const logBytes = has(files.log) ? yield* readIfExists(fs, files.log) : Option.none()
-        const replay = yield* replayLog(Option.getOrElse(logBytes, () => Buffer.alloc(0)), files.log, base, history)
-        if (replay.torn !== undefined) {
-          yield* Effect.logWarning(
-            `${files.log}: torn tail at byte ${replay.torn.offset} (${replay.torn.reason}); cut to ${replay.end} bytes`
-          )
-          yield* fs.truncate(files.log, replay.end).pipe(orStorageError("truncate", files.log))
-        }
+        // The log is read through the handle it is then appended with: one open, where reading
+        // the file by its path opened and closed it once more (two more round trips to the disk).
+        const handle = yield* LogFile.openForAppend(fs, files.log, has(files.log) ? "a+" : "a")
+        const replay = yield* Effect.gen(function*() {
+          const logBytes = has(files.log) ? yield* LogFile.readAll(handle.file, files.log) : Buffer.alloc(0)
+          const replay = yield* replayLog(logBytes, files.log, base, history)
+          if (replay.torn !== undefined) {
+            yield* Effect.logWarning(
+              `${files.log}: torn tail at byte ${replay.torn.offset} (${replay.torn.reason}); cut to ${replay.end} bytes`
+            )
+            yield* handle.file.truncate(replay.end).pipe(orStorageError("truncate", files.log))
+          }
+          return replay
+        }).pipe(Effect.onError(() => Scope.close(handle.scope, Exit.void)))
         log.committed = replay.state
         log.records = replay.records
         log.end = replay.end
         log.snapshotEntries = HashMap.size(base.entries)
-        log.handle = yield* LogFile.openForAppend(fs, files.log)
+        log.handle = handle
         return { log, recent: replay.recent }
       })
 

@@ -13,6 +13,7 @@ import type * as FileSystem from "@effect/platform/FileSystem"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as HashMap from "effect/HashMap"
+import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import type { Snapshot } from "../Change.js"
 import { type StoreFiles, syncDirectory } from "./dataDir.js"
@@ -63,17 +64,35 @@ export const make = (store: string, files: StoreFiles, parent: string, recovered
   closed: false
 })
 
-/** Opens `path` for appending, in a scope of its own that {@link close} closes. */
-export const openForAppend = (fs: FileSystem.FileSystem, path: string) =>
+/**
+ * Opens `path` for appending (`"a+"`: and reading, from its start), in a scope of its own that
+ * {@link close} closes.
+ */
+export const openForAppend = (fs: FileSystem.FileSystem, path: string, flag: "a" | "a+" = "a") =>
   Effect.gen(function*() {
     const scope = yield* Scope.make()
-    const file = yield* fs.open(path, { flag: "a" }).pipe(
+    const file = yield* fs.open(path, { flag }).pipe(
       Scope.extend(scope),
       orStorageError("open", path),
       Effect.tapError(() => Scope.close(scope, Exit.void))
     )
     return { file, scope }
   })
+
+/** Reads `file` from where it stands to its end, as long as it is now. */
+export const readAll = (file: FileSystem.File, path: string): Effect.Effect<Buffer, StorageError | DiskFull> =>
+  Effect.gen(function*() {
+    const size = Number((yield* file.stat).size)
+    const chunks: Array<Buffer> = []
+    let read = 0
+    while (read < size) {
+      const chunk = yield* file.readAlloc(size - read)
+      if (Option.isNone(chunk)) break // cut shorter meanwhile
+      chunks.push(Buffer.from(chunk.value.buffer, chunk.value.byteOffset, chunk.value.byteLength))
+      read += chunk.value.byteLength
+    }
+    return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+  }).pipe(orStorageError("read", path))
 
 /** The open log, creating the store's folder and log first, durably, if this is its first write. */
 const ensureOpen = (fs: FileSystem.FileSystem, log: LogFile) =>
