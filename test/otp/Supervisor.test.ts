@@ -48,6 +48,25 @@ describe("Supervisor", () => {
       expect(depths[20]).toBe(depths[1])
     }))
 
+  it.scoped("restarts a child whose finalizer dies, and goes on restarting it", () =>
+    Effect.gen(function*() {
+      const workers = yield* makeWorkers
+      yield* Supervisor.start({
+        name: "sup",
+        children: [{
+          id: "a",
+          start: Effect.zipRight(Effect.addFinalizer(() => Effect.dieMessage("a finalizer's bug")), workers.start("a")),
+          shutdown: Duration.infinity
+        }]
+      })
+      for (let restarts = 1; restarts <= 2; restarts++) {
+        yield* workers.crash("a")
+        yield* workers.eventually(() =>
+          Effect.map(Ref.get(workers.events), (events) => events.filter((event) => event === "start:a").length > restarts)
+        )
+      }
+    }))
+
   it.scoped("one_for_one restarts only the child that crashed", () =>
     Effect.gen(function*() {
       const workers = yield* makeWorkers

@@ -223,7 +223,8 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
         const running: Running = { _tag: "Running", child: exit.value, scope: childScope }
         entry.status = running
         yield* Effect.exit(exit.value.await).pipe(
-          Effect.flatMap((end) => Queue.offer(ends, serialized(onEnd(entry, running, end)))),
+          // Its outcome ignored, as a watcher's own was: a defect in one end stops no later restart.
+          Effect.flatMap((end) => Queue.offer(ends, Effect.asVoid(Effect.exit(serialized(onEnd(entry, running, end)))))),
           Effect.interruptible,
           Effect.forkIn(scope)
         )
@@ -239,7 +240,8 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
         if (Duration.isFinite(entry.shutdown)) yield* closeChild(entry, running, end)
         else {
           entry.status = stopped
-          yield* Scope.close(running.scope, end)
+          // A finalizer that dies does not keep the child from its restart, as in its own fiber.
+          yield* Effect.exit(Scope.close(running.scope, end))
         }
         const crashed = Exit.isFailure(end) && !Cause.isInterruptedOnly(end.cause)
         yield* afterEnd(entry, crashed ? end.cause : undefined)
