@@ -29,6 +29,7 @@ import * as Deferred from "effect/Deferred"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import * as DynamicSupervisor from "../otp/DynamicSupervisor.js"
@@ -206,13 +207,20 @@ export const start = (
       if (slot !== undefined) return Effect.zipRight(Deferred.await(slot.changed), Effect.suspend(() => lookup(name)))
       if (running !== undefined) return Effect.zipRight(Deferred.await(running.gone), Effect.suspend(() => lookup(name)))
       const failure = failed.get(name)
-      return failure !== undefined ? Effect.fail(failure) : open(name)
+      return failure !== undefined ? Effect.fail(failure) : startOpening(name)
     }
 
-    const open = (name: string) =>
-      Effect.uninterruptible(Effect.gen(function*() {
+    // The slot is taken in this step, so that a concurrent first use waits on it; the opening runs
+    // in a fiber of its own, which goes on if its caller stops waiting (its deadline passed).
+    const startOpening = (name: string) =>
+      Effect.uninterruptibleMask((restore) => {
         const slot = makeSlot()
         slots.set(name, slot)
+        return Effect.flatMap(Effect.forkDaemon(open(name, slot)), (opening) => restore(Fiber.join(opening)))
+      })
+
+    const open = (name: string, slot: Slot) =>
+      Effect.uninterruptible(Effect.gen(function*() {
         const started = yield* supervisor.startChild({
           id: name,
           start: Effect.zipRight(refuseWhenStopping, supervise(name, slot)),

@@ -21,7 +21,8 @@ export const millisOf = (timeout: Duration.DurationInput | undefined): number =>
  * Waits for `store` (the slow path of a lookup) at most `timeoutMillis`, then runs `use` with the
  * store and the call options of the time left. A wait that does not end in time fails with
  * `CallTimeout` (`taken: false`: the store never saw the request); what it waited on goes on by
- * itself (a store being opened is opened), so that the next call finds it.
+ * itself (a store being opened is opened), so that the next call finds it: `store` must be
+ * interruptible, with what must go on disconnected where it starts.
  */
 export const afterWait = <A, E, R, E2>(
   name: string,
@@ -32,9 +33,10 @@ export const afterWait = <A, E, R, E2>(
   if (timeoutMillis === Infinity) return Effect.flatMap(store, (found) => use(found, { timeout: Duration.infinity }))
   return Effect.clockWith((clock) => {
     const deadline = clock.unsafeCurrentTimeMillis() + timeoutMillis
-    // Disconnected: a part that cannot be interrupted (a store being opened) goes on in the
-    // background rather than hold the caller past its deadline.
-    const waited = Effect.timeoutFail(Effect.disconnect(store), {
+    // `store` is interruptible: the part that is not (a store being opened) is disconnected where
+    // it starts (`Stores`), so it goes on in the background rather than hold the caller past its
+    // deadline, and a wait for a store restarting forks no fiber for it.
+    const waited = Effect.timeoutFail(store, {
       duration: Duration.millis(timeoutMillis),
       onTimeout: () => new CallTimeout({ server: `store:${name}`, timeoutMillis, taken: false })
     })
