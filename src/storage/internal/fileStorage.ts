@@ -98,7 +98,7 @@ export const make = (
         const files = DataDir.storeFiles(paths, store)
         const log = LogFile.make(store, files, paths.stores, emptySnapshot)
         if (!(yield* fs.exists(files.dir).pipe(orStorageError("stat", files.dir)))) {
-          return { log, recent: noChanges }
+          return { log, recent: noChanges, anyExpiry: false }
         }
         yield* fs.remove(files.temp, { force: true }).pipe(orStorageError("remove", files.temp))
         yield* fs.remove(files.probe, { force: true }).pipe(orStorageError("remove", files.probe))
@@ -112,7 +112,7 @@ export const make = (
           pendingCuts.delete(store)
         }
         const snapshotBytes = yield* readIfExists(fs, files.snapshot)
-        const base: Snapshot = Option.isSome(snapshotBytes)
+        const base: Snapshot & { readonly anyExpiry?: boolean } = Option.isSome(snapshotBytes)
           ? yield* readSnapshot(snapshotBytes.value, files.snapshot)
           : emptySnapshot
         const logBytes = yield* readIfExists(fs, files.log)
@@ -128,7 +128,7 @@ export const make = (
         log.end = replay.end
         log.snapshotEntries = HashMap.size(base.entries)
         log.handle = yield* LogFile.openForAppend(fs, files.log)
-        return { log, recent: replay.recent }
+        return { log, recent: replay.recent, anyExpiry: replay.state.anyExpiry }
       })
 
     const close = (log: LogFile.LogFile) =>
@@ -166,9 +166,10 @@ export const make = (
             Effect.tap(recover(store, openOptions?.history ?? 0), ({ log }) => Effect.sync(() => open.set(store, log))),
             ({ log }) => close(log)
           ),
-          ({ log, recent }): StoreLog => ({
+          ({ anyExpiry, log, recent }): StoreLog => ({
             recovered: log.committed,
             recent,
+            anyExpiry,
             append: append(log),
             recover: pool.recover(log),
             compact: pool.compact(log)
