@@ -4,7 +4,7 @@
  * misses nothing.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Clock, Context, Effect, Exit, Fiber, Layer, Option, Scope, Stream, TestClock } from "effect"
+import { Cause, Chunk, Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Scope, Stream, TestClock } from "effect"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import type { Change, Put } from "../../src/storage/Change.js"
@@ -381,4 +381,24 @@ describe("watch", () => {
         { _tag: "Atomic", version: 3, changes: [put("a/3", 3, 3)] }
       ])
     })))
+
+  it.effect("a watch interrupted while it waits ends at once; its feed lets it go when its scope closes, and others go on", () =>
+    Effect.gen(function*() {
+      const feeds = Feed.makeFeeds({ history: 10, buffer: 10 })
+      const feed = feeds.attach("s", 0, [])
+      const scope = yield* Scope.make()
+      const interrupted = Option.getOrThrow(yield* Scope.extend(feeds.subscribe(feed, {}), scope))
+      const other = Option.getOrThrow(yield* Scope.extend(feeds.subscribe(feed, {}), scope))
+      const first = yield* Deferred.make<void>()
+      const reader = yield* Effect.fork(Stream.runForEach(interrupted.changes, () => Deferred.succeed(first, undefined)))
+      feed.publish([put("k", 1, 1)])
+      yield* Deferred.await(first)
+      // The reader has its change and waits for the next: interrupting it ends it, with no canceler to run.
+      yield* Fiber.interrupt(reader)
+      feed.publish([put("k", 2, 2)])
+      expect(yield* upTo(other.changes, 2)).toEqual([put("k", 1, 1), put("k", 2, 2)])
+      expect(feeds.watchers()).toEqual([["s", 2]])
+      yield* Scope.close(scope, Exit.void)
+      expect(feeds.watchers()).toEqual([])
+    }))
 })
