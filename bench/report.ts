@@ -3,7 +3,7 @@
  * (`./rounds.ts` runs the two in interleaved rounds).
  */
 import * as Effect from "effect/Effect"
-
+import { readFileSync } from "node:fs"
 
 /** Prints one line: the figure, the baseline and figure ÷ baseline. */
 export const report = (label: string, value: number, unit: string, baseline?: { label: string; value: number }) => {
@@ -86,4 +86,21 @@ export const heapAfter = async (build: () => Promise<unknown>) => {
   const bytes = process.memoryUsage().heapUsed - before
   retained.clear()
   return bytes / 2 ** 20
+}
+
+/**
+ * CPU seconds of this process's main thread alone (Linux: `/proc/self/task/<pid>/stat`, at the
+ * kernel's 10 ms tick), or `undefined` where it cannot be read. Unlike `process.cpuUsage()` it
+ * leaves out V8's helper threads (parallel scavenges, concurrent marking), which another core
+ * would run on a machine less busy than these.
+ */
+export const mainThreadCpuSeconds = (): number | undefined => {
+  try {
+    const stat = readFileSync(`/proc/self/task/${process.pid}/stat`, "utf8")
+    // Fields after the command name, which is in parentheses: utime and stime are the 12th and 13th.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ")
+    return (Number(fields[11]) + Number(fields[12])) / 100
+  } catch {
+    return undefined
+  }
 }

@@ -9,7 +9,8 @@
  *   the first page after a reopen, which sorts the keys once;
  * - exporting 1M keys, per key, beside exporting 1k keys.
  *
- * `npm run bench scale -- --pages-only` skips the reopen and heap rounds (the longest part).
+ * `npm run bench scale -- --pages-only` skips the reopen and heap rounds (the longest part);
+ * `--reopen-only` runs only them.
  */
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { Duration, Effect, HashMap, Layer, ManagedRuntime } from "effect"
@@ -162,7 +163,7 @@ export const run = async () => {
   const dataDir = await writeStore(keyCount)
   try {
     if (!process.argv.includes("--pages-only")) await reopenAndHeap(dataDir)
-    await pagesAndExport(dataDir)
+    if (!process.argv.includes("--reopen-only")) await pagesAndExport(dataDir)
   } finally {
     fs.rmSync(dataDir, { recursive: true, force: true })
   }

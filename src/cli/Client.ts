@@ -129,18 +129,25 @@ const inCliWords = (status: number, body: typeof ErrorBody.Type, target: Target)
 
 const decodeErrorBody = Schema.decodeUnknown(ErrorBody)
 
+/** The server's URL as requests are made from it: without a trailing `/`. */
+const baseUrlOf = (connection: Connection) => connection.url.replace(/\/+$/, "")
+
+/** A transport failure, or a connection cut while a body streams: no server answers. */
+const unreachable = (connection: Connection, error: HttpClientError.HttpClientError) =>
+  new ServerUnreachable({
+    url: baseUrlOf(connection),
+    reason: error.cause instanceof Error ? error.cause.message : error.message
+  })
+
 // A transport failure means no server; an error answer is the server's, in the CLI's words.
 const send = (connection: Connection, request: HttpClientRequest.HttpClientRequest, target: Target) =>
   Effect.flatMap(HttpClient.HttpClient, (client) => {
-    const baseUrl = connection.url.replace(/\/+$/, "")
     const authorized = Option.match(connection.token, {
       onNone: () => request,
       onSome: (token) => HttpClientRequest.bearerToken(request, Redacted.value(token))
     })
-    return client.execute(HttpClientRequest.prependUrl(authorized, baseUrl)).pipe(
-      Effect.mapError((error) =>
-        new ServerUnreachable({ url: baseUrl, reason: error.cause instanceof Error ? error.cause.message : error.message })
-      ),
+    return client.execute(HttpClientRequest.prependUrl(authorized, baseUrlOf(connection))).pipe(
+      Effect.mapError((error) => unreachable(connection, error)),
       Effect.flatMap((response): Effect.Effect<HttpClientResponse.HttpClientResponse, ClientError> => {
         if (response.status < 400) return Effect.succeed(response)
         const status = response.status
@@ -248,18 +255,13 @@ export const getLines = (
       Effect.timeoutFail({
         duration: answerDeadline,
         onTimeout: () =>
-          new ServerUnreachable({ url: connection.url.replace(/\/+$/, ""), reason: `no answer in ${Duration.format(answerDeadline)}` })
+          new ServerUnreachable({ url: baseUrlOf(connection), reason: `no answer in ${Duration.format(answerDeadline)}` })
       }),
       Effect.map((response) =>
         response.stream.pipe(
           Stream.decodeText(),
           Stream.splitLines,
-          Stream.mapError((error: HttpClientError.ResponseError) =>
-            new ServerUnreachable({
-              url: connection.url.replace(/\/+$/, ""),
-              reason: error.cause instanceof Error ? error.cause.message : error.message
-            })
-          )
+          Stream.mapError((error: HttpClientError.ResponseError) => unreachable(connection, error))
         ))
     )
   )

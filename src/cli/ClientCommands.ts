@@ -33,6 +33,20 @@ import * as Stdin from "./Stdin.js"
 export const store = Args.text({ name: "STORE" }).pipe(
   Args.withDescription("The store's name: 1 to 128 letters, digits, '.', '_' or '-'.")
 )
+
+/**
+ * The `--prefix` option of the commands that read part of a store, `""` (every key) by default;
+ * `what` says what it keeps.
+ *
+ * @since 0.2.0
+ * @category options
+ */
+export const prefix = (what: string) =>
+  Options.text("prefix").pipe(
+    Options.withPseudoName("PREFIX"),
+    Options.withDescription(`${what} Default: every key.`),
+    Options.withDefault("")
+  )
 const key = Args.text({ name: "KEY" }).pipe(Args.withDescription("The key: any text of 1 to 1,024 bytes of UTF-8."))
 
 // Gives a command that takes `connection` options the `ServerClient` they describe.
@@ -134,11 +148,7 @@ const pageSize = 1000
 export const keys = Command.make("keys", {
   store,
   connection,
-  prefix: Options.text("prefix").pipe(
-    Options.withPseudoName("PREFIX"),
-    Options.withDescription("Only keys that start with this. Default: every key."),
-    Options.withDefault("")
-  ),
+  prefix: prefix("Only keys that start with this."),
   limit: Options.integer("limit").pipe(
     Options.withPseudoName("N"),
     Options.filterMap(Option.liftPredicate((limit) => limit >= 1), "--limit must be at least 1"),

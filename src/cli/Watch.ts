@@ -143,11 +143,7 @@ const retryable = (error: Client.ClientError): boolean =>
 export const watch = Command.make("watch", {
   store: ClientCommands.store,
   connection: Client.connectionOptions,
-  prefix: Options.text("prefix").pipe(
-    Options.withPseudoName("PREFIX"),
-    Options.withDescription("Only changes to keys that start with this (every clear is printed). Default: every key."),
-    Options.withDefault("")
-  ),
+  prefix: ClientCommands.prefix("Only changes to keys that start with this (every clear is printed)."),
   since: Options.integer("since").pipe(
     Options.withPseudoName("VERSION"),
     Options.filterMap(Option.liftPredicate((since) => since >= 0), "--since must be a version, 0 or more"),

@@ -56,6 +56,14 @@ export const layerMetrics = (token: string | undefined, metricsPublic: boolean):
   Layer.succeed(MetricsAuthorization, check(metricsPublic ? undefined : token))
 
 /**
+ * Whether a server with `token` asks for one: not when none is set, nor an empty one.
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const needsToken = (token: string | undefined): token is string => token !== undefined && token !== ""
+
+/**
  * Whether a bearer token (the `Authorization` header past its `Bearer `) is `token`, compared in
  * constant time; without a token (or with an empty one) every request passes.
  *
@@ -63,13 +71,13 @@ export const layerMetrics = (token: string | undefined, metricsPublic: boolean):
  * @category utils
  */
 export const tokenMatches = (token: string | undefined): (given: string) => boolean => {
-  if (token === undefined || token === "") return () => true
+  if (!needsToken(token)) return () => true
   const expected = digest(token)
   return (given) => timingSafeEqual(digest(given), expected)
 }
 
 const check = (token: string | undefined) => {
-  if (token === undefined || token === "") return { bearer: () => Effect.void }
+  if (!needsToken(token)) return { bearer: () => Effect.void }
   const matches = tokenMatches(token)
   const refused = new Unauthorized({
     error: "Unauthorized",

@@ -198,7 +198,7 @@ const withFastPath = (
             | undefined
           const recording = yield* Effect.withFiberRuntime((fiber) => Effect.succeed(Tracing.isRecording(fiber)))
           if (declared === undefined || recording) return
-          const token = options.token === undefined || options.token === "" ? undefined : Auth.tokenMatches(options.token)
+          const token = Auth.needsToken(options.token) ? Auth.tokenMatches(options.token) : undefined
           const fast = FastPath.make({
             kv,
             runtime: yield* Effect.runtime<never>(),

@@ -288,7 +288,7 @@ export const start = (
     let server: Server.Server<Write, number, WriteError, ExpireDue> | undefined
     // Overloaded or stopped: the writes in the mailbox expire the due keys as they commit.
     const fire = Effect.suspend(() => server === undefined ? Effect.void : Effect.ignore(server.cast(expireDue)))
-    const deadlines = Expiry.Deadlines.of(log.recovered.entries)
+    const deadlines = Expiry.Deadlines.of(log.recovered.entries, log.anyExpiry ?? true)
     const owned: Owned = {
       name,
       ref,

@@ -184,6 +184,8 @@ export const start = (
     const supervisor = yield* DynamicSupervisor.start({ name: "stores" })
     const slots = new Map<string, Slot>()
     const failed = new Map<string, StoreFailed>()
+    // Open while a store may be running: the idle sweep waits on it when none is.
+    const anyRunning = yield* Effect.makeLatch(false)
 
     // Set once the dynamic supervisor gave up or is shutting down: a store started then would
     // outlive it. Its finalizer, added after the supervisor's, runs before the supervisor stops.
@@ -216,6 +218,7 @@ export const start = (
       Effect.uninterruptibleMask((restore) => {
         const slot = makeSlot()
         slots.set(name, slot)
+        anyRunning.unsafeOpen()
         return Effect.flatMap(Effect.forkDaemon(open(name, slot)), (opening) => restore(Fiber.join(opening)))
       })
 
@@ -280,7 +283,14 @@ export const start = (
         return usage === undefined ? [] : [[name, usage] as const]
       })
     )
-    yield* Effect.forkScoped(Idle.sweep(Duration.decode(options.idleTimeout ?? defaultIdleTimeout), running, close))
+    // Closed, then checked: a store that starts before the check is seen by it, one after opens it.
+    const untilAnyRuns = Effect.zipRight(
+      anyRunning.close,
+      Effect.suspend(() => slots.size > 0 ? anyRunning.open : anyRunning.await)
+    )
+    yield* Effect.forkScoped(
+      Idle.sweep(Duration.decode(options.idleTimeout ?? defaultIdleTimeout), running, close, untilAnyRuns)
+    )
 
     const stores: Stores = {
       supervisor,

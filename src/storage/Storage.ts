@@ -61,6 +61,14 @@ export interface StoreLog {
    */
   readonly recent: ReadonlyArray<Change>
   /**
+   * Whether an entry of `recovered` may have a deadline. `false` when the storage knows that none
+   * has one, so that the store need not walk every key looking for them (half a second at 1M
+   * keys); absent: it may.
+   *
+   * @since 0.2.0
+   */
+  readonly anyExpiry?: boolean
+  /**
    * Records a batch of changes; succeeds once they are as durable as the sync policy promises.
    * `after` is the store's state with the changes applied, from which a snapshot may be written.
    * On failure nothing of the batch is acknowledged and nothing of it stays in the log (it is

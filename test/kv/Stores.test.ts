@@ -122,6 +122,23 @@ describe("the stores", () => {
     }).pipe(Effect.provide(kvWith(control, { idleTimeout: "1 minute" })))
   })
 
+  it.effect("a TestClock moved a year on: the idle stores close, the keys expire, and the clock does not step through every sweep", () => {
+    const control = makeControl()
+    return Effect.gen(function*() {
+      const kv = yield* KV
+      yield* kv.put("a", "k", 1, { ttl: "1 hour" })
+      yield* kv.put("a", "kept", 1)
+      // With no store running the sweep waits for one: a year is a few sweeps, not 105,120.
+      yield* TestClock.adjust("365 days")
+      expect(control.openNow).toBe(0)
+      expect(yield* kv.get("a", "k")).toEqual(Option.none())
+      expect(yield* kv.get("a", "kept")).toEqual(Option.some(1))
+      yield* TestClock.adjust("365 days")
+      expect(control.openNow).toBe(0)
+      expect(control.opened).toBe(2)
+    }).pipe(Effect.provide(kvWith(control)))
+  })
+
   it.effect("does not close a store under a write in flight", () => {
     const control = makeControl()
     return Effect.gen(function*() {

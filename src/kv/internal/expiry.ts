@@ -62,10 +62,13 @@ export class Deadlines {
   private deadlines: Array<number> = []
   private keys: Array<string> = []
 
-  /** Builds the heap of `entries`' deadlines: a store's, as recovered from its log. */
-  static of(entries: HashMap.HashMap<string, Entry>): Deadlines {
+  /**
+   * Builds the heap of `entries`' deadlines: a store's, as recovered from its log. With
+   * `anyExpiry` false (none has one, as its storage knows) the entries are not walked.
+   */
+  static of(entries: HashMap.HashMap<string, Entry>, anyExpiry = true): Deadlines {
     const heap = new Deadlines()
-    heap.rebuild(entries)
+    if (anyExpiry) heap.rebuild(entries)
     return heap
   }
 

@@ -107,7 +107,7 @@ export const make = (
           Effect.catchIf(isNotFound, () => Effect.succeed(undefined)),
           orStorageError("list", files.dir)
         )
-        if (listed === undefined) return { log, recent: noChanges }
+        if (listed === undefined) return { log, recent: noChanges, anyExpiry: false }
         const has = (path: string) => listed.has(Path.basename(path))
         if (has(files.temp)) yield* fs.remove(files.temp, { force: true }).pipe(orStorageError("remove", files.temp))
         if (has(files.probe)) yield* fs.remove(files.probe, { force: true }).pipe(orStorageError("remove", files.probe))
@@ -121,7 +121,7 @@ export const make = (
           pendingCuts.delete(store)
         }
         const snapshotBytes = has(files.snapshot) ? yield* readIfExists(fs, files.snapshot) : Option.none()
-        const base: Snapshot = Option.isSome(snapshotBytes)
+        const base: Snapshot & { readonly anyExpiry?: boolean } = Option.isSome(snapshotBytes)
           ? yield* readSnapshot(snapshotBytes.value, files.snapshot)
           : emptySnapshot
         // The log is read through the handle it is then appended with: one open, where reading
@@ -143,7 +143,7 @@ export const make = (
         log.end = replay.end
         log.snapshotEntries = HashMap.size(base.entries)
         log.handle = handle
-        return { log, recent: replay.recent }
+        return { log, recent: replay.recent, anyExpiry: replay.state.anyExpiry }
       })
 
     const close = (log: LogFile.LogFile, crashed: boolean) =>
@@ -182,9 +182,10 @@ export const make = (
             // The store's scope closes with its end: a failure other than an interruption is a crash.
             ({ log }, exit) => close(log, Exit.isFailure(exit) && !Cause.isInterruptedOnly(exit.cause))
           ),
-          ({ log, recent }): StoreLog => ({
+          ({ anyExpiry, log, recent }): StoreLog => ({
             recovered: log.committed,
             recent,
+            anyExpiry,
             append: append(log),
             recover: pool.recover(log),
             compact: pool.compact(log)

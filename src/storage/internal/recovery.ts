@@ -13,7 +13,7 @@ import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import type { Change, Delete, Entry, Put, Snapshot } from "../Change.js"
 import { CorruptLog } from "./errors.js"
-import { type Decoded, decodeAt, type DecodedPut, headerBytes } from "./record.js"
+import { type Decoded, decodeAt, type DecodedPut, headerBytes, readPutValue } from "./record.js"
 
 /** A torn tail: where the last whole record ends and why what follows is not one. */
 export interface TornTail {
@@ -21,9 +21,14 @@ export interface TornTail {
   readonly reason: string
 }
 
+/** A state read back, and whether any of its entries has a deadline (`false`: the store need not look for them). */
+export interface Recovered extends Snapshot {
+  readonly anyExpiry: boolean
+}
+
 /** A log replayed on top of a snapshot. */
 export interface LogReplay {
-  readonly state: Snapshot
+  readonly state: Recovered
   /** Records in the log, whether or not the snapshot already covered them. */
   readonly records: number
   /** Where the last whole record ends: the length the log must be cut to. */
@@ -44,53 +49,67 @@ const parseValue = (json: string): { readonly value: unknown } | undefined => {
   }
 }
 
+/** An entry of the value in `json`; `undefined` if it is not JSON. */
+const valueEntry = (json: string, version: number, expiresAt: number | undefined): Entry | undefined => {
+  try {
+    return { value: JSON.parse(json), version, expiresAt }
+  } catch {
+    return undefined
+  }
+}
+
 /** Reads a snapshot: a header, exactly as many puts as it announces, and nothing after. */
-export const readSnapshot = (bytes: Buffer, file: string): Either.Either<Snapshot, CorruptLog> => {
+export const readSnapshot = (bytes: Buffer, file: string): Either.Either<Recovered, CorruptLog> => {
   const corrupt = (offset: number, reason: string) => Either.left(new CorruptLog({ file, offset, reason }))
   const header = decodeAt(bytes, 0)
   if (typeof header === "string") return corrupt(0, header)
   if (header._tag !== "Snapshot") return corrupt(0, "no snapshot header")
   const { count, sequence } = header
   let entries: Entries = HashMap.beginMutation(HashMap.empty())
+  let anyExpiry = false
   let offset = header.end
   for (let i = 0; i < count; i++) {
     const record = decodeAt(bytes, offset)
     if (typeof record === "string") return corrupt(offset, record)
     if (record._tag !== "Put" || record.sequence > sequence) return corrupt(offset, "not an entry of this snapshot")
-    const parsed = parseValue(record.json)
-    if (parsed === undefined) return corrupt(offset, "value is not JSON")
-    entries = HashMap.set(entries, record.key, { value: parsed.value, version: record.sequence, expiresAt: record.expiresAt })
+    const entry = valueEntry(record.json, record.sequence, record.expiresAt)
+    if (entry === undefined) return corrupt(offset, "value is not JSON")
+    entries = HashMap.set(entries, record.key, entry)
+    anyExpiry ||= entry.expiresAt !== undefined
     offset = record.end
   }
   if (offset !== bytes.length) return corrupt(offset, `${bytes.length - offset} bytes after the last entry`)
-  return Either.right({ entries: HashMap.endMutation(entries), sequence })
+  return Either.right({ entries: HashMap.endMutation(entries), sequence, anyExpiry })
 }
 
 /**
- * A key's last change in a log: its value as JSON (unparsed) with its version and expiry, or,
- * with `json` undefined, only a touch of the value the snapshot holds. `undefined` in the map:
- * the key is gone (deleted or expired). Mutable: a later touch moves version and expiry.
+ * A key's last change in a log, when it is not a plain put (those are kept as their record's
+ * offset, a small integer: no object and no value text per key while the log is read). `json` is
+ * the value of a put inside an atomic record; `undefined` with `at` -1 is a touch of the value the
+ * snapshot holds. Mutable: a later touch moves version and expiry.
  */
 interface LastChange {
+  /** The offset of the record that set the value, or -1 for the snapshot's. */
+  readonly at: number
   readonly json: string | undefined
   version: number
   expiresAt: number | undefined
-  readonly offset: number
 }
 
 /**
  * Replays a log on top of `base`: records the snapshot already covers (sequence at or below its
  * own, left by a compaction cut short) are skipped; sequence numbers must grow record by record.
- * Each key's last change is found first, so overwritten values are never parsed or stored. The
- * last `history` changes after the snapshot are decoded again, values parsed, as `recent`.
+ * Each key's last change is found first, so overwritten values are never decoded, parsed or
+ * stored. The last `history` changes after the snapshot are decoded again, values parsed, as `recent`.
  */
 export const replayLog = (
   bytes: Buffer,
   file: string,
-  base: Snapshot,
+  base: Snapshot & { readonly anyExpiry?: boolean },
   history = 0
 ): Either.Either<LogReplay, CorruptLog> => {
-  const last = new Map<string, LastChange | undefined>()
+  // A key's last change: a plain put's record offset, a `LastChange`, or `undefined` once gone.
+  const last = new Map<string, number | LastChange | undefined>()
   let cleared = false
   let sequence = base.sequence
   let previous = 0
@@ -101,7 +120,7 @@ export const replayLog = (
   const ring: Array<number> = []
   let ringNext = 0
   while (offset < bytes.length) {
-    const record = decodeAt(bytes, offset)
+    const record = decodeAt(bytes, offset, false)
     const reason = typeof record === "string"
       ? record
       : record._tag === "Snapshot"
@@ -119,7 +138,7 @@ export const replayLog = (
     if (record.sequence > base.sequence) {
       switch (record._tag) {
         case "Put":
-          last.set(record.key, { json: record.json, version: record.sequence, expiresAt: record.expiresAt, offset })
+          last.set(record.key, offset)
           break
         case "Delete":
         case "Expire":
@@ -131,11 +150,13 @@ export const replayLog = (
           break
         case "Touch": {
           const current = last.get(record.key)
-          if (current !== undefined) {
+          if (typeof current === "number") {
+            last.set(record.key, { at: current, json: undefined, version: record.sequence, expiresAt: record.expiresAt })
+          } else if (current !== undefined) {
             current.version = record.sequence
             current.expiresAt = record.expiresAt
           } else if (!last.has(record.key) && !cleared) {
-            last.set(record.key, { json: undefined, version: record.sequence, expiresAt: record.expiresAt, offset })
+            last.set(record.key, { at: -1, json: undefined, version: record.sequence, expiresAt: record.expiresAt })
           }
           break
         }
@@ -144,7 +165,7 @@ export const replayLog = (
             last.set(
               change.key,
               change._tag === "Put"
-                ? { json: change.json, version: record.sequence, expiresAt: change.expiresAt, offset }
+                ? { at: offset, json: change.json, version: record.sequence, expiresAt: change.expiresAt }
                 : undefined
             )
           }
@@ -161,19 +182,30 @@ export const replayLog = (
     offset = record.end
   }
   let entries: Entries = HashMap.beginMutation(cleared ? HashMap.empty() : base.entries)
+  // Whether a kept entry may have a deadline: one of the base's, unless cleared, or one set here.
+  let anyExpiry = !cleared && (base.anyExpiry ?? HashMap.size(base.entries) > 0)
   for (const [key, change] of last) {
+    let entry: Entry | undefined
+    let at: number
     if (change === undefined) {
       entries = HashMap.remove(entries, key)
-    } else if (change.json === undefined) {
+      continue
+    } else if (typeof change === "number") {
+      at = change
+      entry = readPutValue(bytes, change, valueEntry)
+    } else if (change.at === -1) {
       const touched = HashMap.get(entries, key)
-      if (Option.isSome(touched)) {
-        entries = HashMap.set(entries, key, { value: touched.value.value, version: change.version, expiresAt: change.expiresAt })
-      }
+      if (Option.isNone(touched)) continue
+      at = -1
+      entry = { value: touched.value.value, version: change.version, expiresAt: change.expiresAt }
     } else {
-      const parsed = parseValue(change.json)
-      if (parsed === undefined) return Either.left(new CorruptLog({ file, offset: change.offset, reason: "value is not JSON" }))
-      entries = HashMap.set(entries, key, { value: parsed.value, version: change.version, expiresAt: change.expiresAt })
+      at = change.at
+      const json = change.json ?? readPutValue(bytes, change.at, (json) => json)
+      entry = valueEntry(json, change.version, change.expiresAt)
     }
+    if (entry === undefined) return Either.left(new CorruptLog({ file, offset: at, reason: "value is not JSON" }))
+    entries = HashMap.set(entries, key, entry)
+    anyExpiry ||= entry.expiresAt !== undefined
   }
   const recent: Array<Change> = []
   const oldest = ring.length < history ? 0 : ringNext
@@ -183,7 +215,7 @@ export const replayLog = (
     if (change === undefined) return Either.left(new CorruptLog({ file, offset: at, reason: "value is not JSON" }))
     recent.push(change)
   }
-  return Either.right({ state: { entries: HashMap.endMutation(entries), sequence }, records, end: offset, torn, recent })
+  return Either.right({ state: { entries: HashMap.endMutation(entries), sequence, anyExpiry }, records, end: offset, torn, recent })
 }
 
 /** A decoded put as a change, its value parsed; `undefined` if the value is not JSON. */
