@@ -25,7 +25,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import type * as Scope from "effect/Scope"
 import * as Stream from "effect/Stream"
-import type { Atomic, Change, Delete, Put } from "../storage/Change.js"
+import { type Atomic, type Change, type Delete, type Put, weight } from "../storage/Change.js"
 import { HistoryCompacted, InvalidQuery, WatchLagged } from "./Errors.js"
 
 /**
@@ -123,6 +123,8 @@ export interface Feed {
 export interface Feeds {
   /** How many of its last changes a store should ask its log for, to seed a new feed. */
   readonly history: number
+  /** How much those changes may weigh (`Change.weight`): a feed keeps no more. */
+  readonly historyBytes: number
   /**
    * The feed of a store that starts, at `sequence`, with `recent` its log's last changes: the
    * running feed of that name if there is one, else a new one seeded from `recent`.
@@ -174,7 +176,7 @@ class FeedImpl implements Feed {
   tail = 0
   /** The lowest `since` that can be served: every change after it is held. */
   floor = 0
-  /** The size of the changes held, as {@link sizeOf} counts it. */
+  /** The weight of the changes held (`Change.weight`). */
   bytes = 0
   version = 0
   /** Bumped when the feed is seeded again: watchers of the earlier history have lost their place. */
@@ -212,7 +214,7 @@ class FeedImpl implements Feed {
       // A new feed (each restart of an unwatched store makes one) takes its history in one copy.
       this.ring = recent.slice()
       this.head += recent.length
-      for (const change of recent) this.bytes += sizeOf(change)
+      for (const change of recent) this.bytes += weight(change)
       while (this.bytes > this.maxBytes && this.head - this.tail > 1) this.dropOldest()
     } else {
       // Sized at once: append writes at head % capacity, and an empty array written far past its
@@ -229,7 +231,7 @@ class FeedImpl implements Feed {
     for (const change of changes) {
       if (this.head - this.tail === capacity) this.dropOldest()
       this.ring[this.head++ % capacity] = change
-      this.bytes += sizeOf(change)
+      this.bytes += weight(change)
       while (this.bytes > this.maxBytes && this.head - this.tail > 1) this.dropOldest()
     }
   }
@@ -239,7 +241,7 @@ class FeedImpl implements Feed {
     const oldest = this.ring[at]!
     this.ring[at] = undefined
     this.floor = oldest.version
-    this.bytes -= sizeOf(oldest)
+    this.bytes -= weight(oldest)
   }
 
   publish(changes: ReadonlyArray<Change>) {
@@ -320,23 +322,6 @@ class FeedImpl implements Feed {
         return chunk
       }
     }
-  }
-}
-
-/** What a change holds, roughly in bytes: its keys and its values' JSON. */
-const sizeOf = (change: Change): number => {
-  switch (change._tag) {
-    case "Put":
-      return change.key.length + change.json.length
-    case "Clear":
-      return 1
-    case "Atomic": {
-      let size = 0
-      for (const inner of change.changes) size += sizeOf(inner)
-      return size
-    }
-    default:
-      return change.key.length
   }
 }
 
@@ -474,6 +459,7 @@ export const makeFeeds = (options: FeedOptions = {}): Feeds => {
 
   return {
     history,
+    historyBytes,
     attach,
     detach: (given) => {
       const feed = given as FeedImpl

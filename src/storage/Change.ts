@@ -141,3 +141,12 @@ export const emptySnapshot: Snapshot = internal.emptySnapshot
  */
 export const applyChange: (entries: HashMap.HashMap<string, Entry>, change: Change) => HashMap.HashMap<string, Entry> =
   internal.applyChange
+
+/**
+ * What a change weighs, roughly in bytes: its keys and its values' JSON. What a history of
+ * changes kept in memory is bounded by (`watchHistoryBytes`).
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const weight: (change: Change) => number = internal.weight

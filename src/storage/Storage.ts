@@ -24,7 +24,7 @@ import * as Layer from "effect/Layer"
 import type * as Scope from "effect/Scope"
 import type { Change, Snapshot } from "./Change.js"
 import type { StorageFailure } from "./Errors.js"
-import { emptySnapshot } from "./internal/change.js"
+import { emptySnapshot, lastOf, weight } from "./internal/change.js"
 import * as FileStorage from "./internal/fileStorage.js"
 import { appendSpan } from "./internal/tracing.js"
 
@@ -97,6 +97,13 @@ export interface StoreLog {
 export interface OpenOptions {
   /** How many of the last changes after the snapshot to return as `recent` (default 0: none, at no cost). */
   readonly history?: number
+  /**
+   * How much those changes may weigh together (`Change.weight`; default: no bound); the oldest go
+   * first past it. Storage that keeps the changes in memory keeps no more.
+   *
+   * @since 0.2.0
+   */
+  readonly historyBytes?: number
 }
 
 /**
@@ -114,11 +121,17 @@ export class Storage extends Context.Tag("effect-kv/Storage")<Storage, {
   readonly drop: (store: string) => Effect.Effect<void, StorageFailure>
 }>() {}
 
-/** A store kept by `layerMemory`: its last state and its last changes, as many as any open asked for. */
+/**
+ * A store kept by `layerMemory`: its last state and its last changes, as many and as heavy as any
+ * open asked for.
+ */
 interface MemoryStore {
   state: Snapshot
   recent: Array<Change>
+  /** What `recent` weighs (`Change.weight`). */
+  weight: number
   keep: number
+  keepBytes: number
 }
 
 /**
@@ -135,27 +148,37 @@ export const layerMemory: Layer.Layer<Storage> = Layer.sync(Storage, () => {
     open: (store, options) =>
       Effect.sync((): StoreLog => {
         const history = options?.history ?? 0
+        const historyBytes = options?.historyBytes ?? Number.POSITIVE_INFINITY
         let memory = stores.get(store)
         if (memory === undefined) {
-          memory = { state: emptySnapshot, recent: [], keep: 0 }
+          memory = { state: emptySnapshot, recent: [], weight: 0, keep: 0, keepBytes: 0 }
           stores.set(store, memory)
         }
         memory.keep = Math.max(memory.keep, history)
+        if (history > 0) memory.keepBytes = Math.max(memory.keepBytes, historyBytes)
         const kept = memory
         return {
           recovered: kept.state,
-          recent: history === 0 ? [] : kept.recent.slice(-history),
+          recent: history === 0 ? [] : lastOf(kept.recent, history, historyBytes),
           append: (changes, after) =>
             Effect.sync(() => {
               kept.state = after
               if (kept.keep === 0) return
-              for (const change of changes) kept.recent.push(change)
-              // Trimmed in steps, not per change: the list stays under twice its bound.
-              if (kept.recent.length >= 2 * kept.keep) kept.recent.splice(0, kept.recent.length - kept.keep)
+              for (const change of changes) {
+                kept.recent.push(change)
+                kept.weight += weight(change)
+              }
+              // Trimmed in steps, not per change: the list stays under twice its bounds.
+              if (kept.recent.length >= 2 * kept.keep || kept.weight >= 2 * kept.keepBytes) {
+                kept.recent = lastOf(kept.recent, kept.keep, kept.keepBytes)
+                kept.weight = 0
+                for (const change of kept.recent) kept.weight += weight(change)
+              }
             }).pipe(appendSpan(store, changes.length)),
           recover: Effect.void,
           compact: Effect.sync(() => {
             kept.recent = []
+            kept.weight = 0
           })
         }
       }),

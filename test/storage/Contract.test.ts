@@ -135,6 +135,19 @@ for (const [name, storageLayer] of implementations) {
           expect(yield* recentOf("recent", 5)).toEqual([put("g", { g: 1 }, 13)])
         }))
 
+      it.effect("recent weighs at most historyBytes (keys and values' JSON), the newest change whatever it weighs", () =>
+        Effect.gen(function*() {
+          const big = (key: string, version: number) => put(key, "x".repeat(98), version) // weighs 101
+          yield* write("weighed", [[big("a", 1), big("b", 2)], [big("c", 3)], [big("d", 4)]])
+          const weighed = (history: number, historyBytes: number) =>
+            Effect.scoped(Effect.flatMap(Storage.Storage, (storage) =>
+              Effect.map(storage.open("weighed", { history, historyBytes }), (log) => log.recent.map((change) => change.version))))
+          expect(yield* weighed(10, 250)).toEqual([3, 4])
+          expect(yield* weighed(1, 250)).toEqual([4])
+          expect(yield* weighed(10, 10)).toEqual([4])
+          expect(yield* weighed(10, 1_000)).toEqual([1, 2, 3, 4])
+        }))
+
       it.effect("recover on a healthy log succeeds at once, and appends go on", () =>
         Effect.gen(function*() {
           yield* Effect.scoped(Effect.gen(function*() {
@@ -176,3 +189,26 @@ for (const [name, storageLayer] of implementations) {
     })
   })
 }
+
+describe("memory storage", () => {
+  layer(Storage.layerMemory)((it) => {
+    it.effect("keeps no more of a store's changes than its opens asked for, by weight too: large values are let go", () =>
+      Effect.gen(function*() {
+        const storage = yield* Storage.Storage
+        yield* Effect.scoped(Effect.gen(function*() {
+          const log = yield* storage.open("heavy", { history: 10_000, historyBytes: 1_000 })
+          let state = log.recovered
+          for (let version = 1; version <= 100; version++) {
+            const change = put(`k${version}`, "x".repeat(98), version) // weighs 101
+            state = after(state, [change])
+            yield* log.append([change], state)
+          }
+        }))
+        // An open that asks for every change gets what was kept: under twice the bound, the newest.
+        const kept = yield* Effect.scoped(Effect.map(storage.open("heavy", { history: 10_000 }), (log) => log.recent))
+        expect(kept.length).toBeGreaterThanOrEqual(9)
+        expect(kept.length).toBeLessThan(20)
+        expect(kept[kept.length - 1]!.version).toBe(100)
+      }))
+  })
+})

@@ -30,3 +30,33 @@ export const applyChange = (entries: HashMap.HashMap<string, Entry>, change: Cha
     }
   }
 }
+
+export const weight = (change: Change): number => {
+  switch (change._tag) {
+    case "Put":
+      return change.key.length + change.json.length
+    case "Clear":
+      return 1
+    case "Atomic": {
+      let size = 0
+      for (const inner of change.changes) size += weight(inner)
+      return size
+    }
+    default:
+      return change.key.length
+  }
+}
+
+/** The last of `changes` that number at most `count` and weigh at most `bytes`, the newest whatever it weighs. */
+export const lastOf = (changes: ReadonlyArray<Change>, count: number, bytes: number): Array<Change> => {
+  let start = Math.max(0, changes.length - count)
+  let total = 0
+  for (let i = changes.length - 1; i >= start; i--) {
+    total += weight(changes[i]!)
+    if (total > bytes && i < changes.length - 1) {
+      start = i + 1
+      break
+    }
+  }
+  return changes.slice(start)
+}

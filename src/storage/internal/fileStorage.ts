@@ -16,7 +16,7 @@ import * as Option from "effect/Option"
 import * as Scope from "effect/Scope"
 import * as Path from "node:path"
 import type { Change, Snapshot } from "../Change.js"
-import { emptySnapshot } from "./change.js"
+import { emptySnapshot, lastOf } from "./change.js"
 import * as DataDir from "./dataDir.js"
 import { isNotFound, orStorageError, StorageError, type StorageFailure } from "./errors.js"
 import * as LogFile from "./logFile.js"
@@ -184,7 +184,7 @@ export const make = (
           ),
           ({ anyExpiry, log, recent }): StoreLog => ({
             recovered: log.committed,
-            recent,
+            recent: openOptions?.historyBytes === undefined ? recent : lastOf(recent, recent.length, openOptions.historyBytes),
             anyExpiry,
             append: append(log),
             recover: pool.recover(log),
