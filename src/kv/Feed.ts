@@ -12,8 +12,9 @@
  * - The feed keeps its last changes in one ring of `max(history, buffer)` changes, and of at most
  *   `historyBytes` of keys and values (the oldest go first past either). A watcher is a
  *   cursor into that ring, not a queue of its own: publishing appends each change once and wakes
- *   the watchers waiting for one, whatever their number; each watcher copies out, and filters by
- *   its prefix, what it reads, on its own fiber. A watcher more than `buffer` changes behind what
+ *   the watchers waiting for one, whatever their number; each watcher reads, on its own fiber,
+ *   what it has not read yet, filtered by its prefix (the watchers without one share one copy of
+ *   it, made by the first to read). A watcher more than `buffer` changes behind what
  *   was published since it began (or whose next change has left the ring) fails with
  *   `WatchLagged` the next time it reads, while the writers and the other watchers go on.
  *

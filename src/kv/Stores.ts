@@ -212,14 +212,20 @@ export const start = (
       return failure !== undefined ? Effect.fail(failure) : startOpening(name)
     }
 
-    // The slot is taken in this step, so that a concurrent first use waits on it; the opening runs
-    // in a fiber of its own, which goes on if its caller stops waiting (its deadline passed).
+    // `find` looked in an earlier step: a concurrent first use may have taken the slot since. Looked
+    // at again and taken in this one step, so that a second use waits on the first's slot and never
+    // opens the log a second time. The opening runs in a fiber of its own, which goes on if its
+    // caller stops waiting (its deadline passed); the caller then looks the store up interruptibly.
     const startOpening = (name: string) =>
       Effect.uninterruptibleMask((restore) => {
+        if (slots.has(name) || names.unsafeLookup(name) !== undefined || failed.has(name)) return restore(lookup(name))
         const slot = makeSlot()
         slots.set(name, slot)
         anyRunning.unsafeOpen()
-        return Effect.flatMap(Effect.forkDaemon(open(name, slot)), (opening) => restore(Fiber.join(opening)))
+        return Effect.flatMap(
+          Effect.forkDaemon(open(name, slot)),
+          (opening) => restore(Effect.zipRight(Fiber.join(opening), lookup(name)))
+        )
       })
 
     const open = (name: string, slot: Slot) =>
@@ -240,7 +246,6 @@ export const start = (
         }
         slot.supervisor = started.value
         yield* watch(name, slot, started.value)
-        return yield* lookup(name)
       }))
 
     // A store's supervisor that ends frees the slot; one that gave up marks the store failed.

@@ -144,7 +144,8 @@ export const applyChange: (entries: HashMap.HashMap<string, Entry>, change: Chan
 
 /**
  * What a change weighs, roughly in bytes: its keys and its values' JSON. What a history of
- * changes kept in memory is bounded by (`watchHistoryBytes`).
+ * changes kept in memory is bounded by (`OpenOptions.historyBytes`, from `KV`'s
+ * `watchHistoryBytes`).
  *
  * @since 0.2.0
  * @category utils

@@ -35,7 +35,7 @@ export const afterWait = <A, E, R, E2>(
     const deadline = clock.unsafeCurrentTimeMillis() + timeoutMillis
     // `store` is interruptible: the part that is not (a store being opened) is disconnected where
     // it starts (`Stores`), so it goes on in the background rather than hold the caller past its
-    // deadline, and a wait for a store restarting forks no fiber for it.
+    // deadline, and a wait for a store restarting needs no `Effect.disconnect` fiber of its own.
     const waited = Effect.timeoutFail(store, {
       duration: Duration.millis(timeoutMillis),
       onTimeout: () => new CallTimeout({ server: `store:${name}`, timeoutMillis, taken: false })

@@ -223,13 +223,18 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
         const running: Running = { _tag: "Running", child: exit.value, scope: childScope }
         entry.status = running
         yield* Effect.exit(exit.value.await).pipe(
-          // Its outcome ignored, as a watcher's own was: a defect in one end stops no later restart.
-          Effect.flatMap((end) => Queue.offer(ends, Effect.asVoid(Effect.exit(serialized(onEnd(entry, running, end)))))),
+          // A defect in handling one end is logged, and stops no later restart.
+          Effect.flatMap((end) => Queue.offer(ends, Effect.catchAllCause(serialized(onEnd(entry, running, end)), defectOf(entry)))),
           Effect.interruptible,
           Effect.forkIn(scope)
         )
         return exit.value
       })
+
+    const defectOf = (entry: Entry<E>) => (cause: Cause.Cause<unknown>) =>
+      Effect.logError(`supervisor "${name}": ending child "${entry.id}" failed`, cause).pipe(
+        Effect.annotateLogs({ supervisor: name, child: entry.id })
+      )
 
     // The child ended by itself: release its scope, then restart as its type and the strategy say.
     const onEnd = (entry: Entry<E>, running: Running, end: Exit.Exit<unknown, unknown>) =>
@@ -240,8 +245,8 @@ export const makeEngine = <E>(options: EngineOptions): Effect.Effect<Engine<E>, 
         if (Duration.isFinite(entry.shutdown)) yield* closeChild(entry, running, end)
         else {
           entry.status = stopped
-          // A finalizer that dies does not keep the child from its restart, as in its own fiber.
-          yield* Effect.exit(Scope.close(running.scope, end))
+          // A finalizer that dies is logged, and does not keep the child from its restart.
+          yield* Effect.catchAllCause(Scope.close(running.scope, end), defectOf(entry))
         }
         const crashed = Exit.isFailure(end) && !Cause.isInterruptedOnly(end.cause)
         yield* afterEnd(entry, crashed ? end.cause : undefined)

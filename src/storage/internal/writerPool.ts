@@ -8,8 +8,9 @@
  * covered. Compactions a batch made due are cast to the writer itself, so they run after the
  * batch's replies are sent and never delay another store's acknowledgement. With `"interval"` a
  * timer casts a flush to every writer; with `"none"` files are fsynced only at compaction and
- * close (not the close of a crashed store's log, on its way to the restart). A defect in a writer fails the requests of its batch still unanswered and leaves the
- * writer running: no caller is left waiting, and no store loses its writer.
+ * close (not the close of a crashed store's log, on its way to the restart). A defect in a writer
+ * fails the requests of its batch still unanswered and leaves the writer running: no caller is
+ * left waiting, and no store loses its writer.
  *
  * Measured beside the hand-written queue loop it replaced (KV puts, 100 writers, one store, 9
  * interleaved rounds, medians of per-round ratios, on a shared 2-core machine): `sync: "always"`
