@@ -650,8 +650,11 @@ export const make = <E, R>(
         Effect.flatMap(checkName(limits, store), (name) =>
           bounded(
             name,
-            Effect.zipRight(registry.stop(name), Effect.flatMap(tree.storage, (storage) => storage.drop(name))).pipe(
-              Effect.zipRight(Effect.sync(() => feeds.end(name)))
+            registry.drop(
+              name,
+              Effect.flatMap(tree.storage, (storage) => storage.drop(name)).pipe(
+                Effect.zipRight(Effect.sync(() => feeds.end(name)))
+              )
             ),
             "being stopped and dropped; list the stores to see when it is gone"
           )),

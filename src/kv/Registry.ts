@@ -51,6 +51,12 @@ export interface Registry {
   readonly unsafeFind: (name: string) => Store.Store | undefined
   /** Stops the store if it runs, and waits until its log is closed; forgets that it failed. */
   readonly stop: (name: string) => Effect.Effect<void>
+  /**
+   * Stops the store and runs `remove` while none of that name may start (see `Stores.drop`).
+   *
+   * @since 0.2.0
+   */
+  readonly drop: <E>(name: string, remove: Effect.Effect<void, E>) => Effect.Effect<void, E>
   /** Starts a store that failed past its restart intensity again (or at all, if it was not running). */
   readonly restart: (name: string) => Effect.Effect<void, LookupError>
 }
@@ -73,5 +79,7 @@ export const make = (
   unsafeFind: (name) => names.unsafeLookup(name)?.store,
   // No `stores` child runs, so no store does: there is nothing to stop.
   stop: (name) => Effect.flatMap(Effect.option(current), (stores) => stores._tag === "Some" ? stores.value.stop(name) : Effect.void),
+  drop: (name, remove) =>
+    Effect.flatMap(Effect.option(current), (stores) => stores._tag === "Some" ? stores.value.drop(name, remove) : remove),
   restart: (name) => Effect.flatMap(current, (stores) => stores.restart(name))
 })

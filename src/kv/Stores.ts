@@ -118,6 +118,13 @@ export interface Stores extends Supervisor.Child {
   readonly lookup: (name: string) => Effect.Effect<Store.Store, LookupError>
   /** Stops the store if it runs, and waits until its log is closed; forgets that it failed. */
   readonly stop: (name: string) => Effect.Effect<void>
+  /**
+   * Stops the store of that name, and one being started, then runs `remove` (its data's deletion)
+   * while no store of that name may start: a use meanwhile waits, then starts the store afresh.
+   *
+   * @since 0.2.0
+   */
+  readonly drop: <E>(name: string, remove: Effect.Effect<void, E>) => Effect.Effect<void, E>
   /** Starts a store that failed past its restart intensity again (or at all, if it was not running). */
   readonly restart: (name: string) => Effect.Effect<void, LookupError>
 }
@@ -186,6 +193,8 @@ export const start = (
     const failed = new Map<string, StoreFailed>()
     // Open while a store may be running: the idle sweep waits on it when none is.
     const anyRunning = yield* Effect.makeLatch(false)
+    // Names being dropped: completed once the data is gone, and a use may start the store again.
+    const dropping = new Map<string, Deferred.Deferred<void>>()
 
     // Set once the dynamic supervisor gave up or is shutting down: a store started then would
     // outlive it. Its finalizer, added after the supervisor's, runs before the supervisor stops.
@@ -202,6 +211,8 @@ export const start = (
 
     // The slow path: wait for a store that is on its way out, starting or restarting; or start it.
     const find = (name: string): Effect.Effect<Store.Store, LookupError> => {
+      const drop = dropping.get(name)
+      if (drop !== undefined) return Effect.zipRight(Deferred.await(drop), Effect.suspend(() => lookup(name)))
       const running = names.unsafeLookup(name)
       const found = usable(running)
       if (found !== undefined) return found
@@ -218,7 +229,9 @@ export const start = (
     // caller stops waiting (its deadline passed); the caller then looks the store up interruptibly.
     const startOpening = (name: string) =>
       Effect.uninterruptibleMask((restore) => {
-        if (slots.has(name) || names.unsafeLookup(name) !== undefined || failed.has(name)) return restore(lookup(name))
+        if (slots.has(name) || names.unsafeLookup(name) !== undefined || failed.has(name) || dropping.has(name)) {
+          return restore(lookup(name))
+        }
         const slot = makeSlot()
         slots.set(name, slot)
         anyRunning.unsafeOpen()
@@ -282,6 +295,33 @@ export const start = (
         return slot?.supervisor === undefined ? Effect.void : Effect.ignore(supervisor.terminateChild(slot.supervisor))
       })
 
+    // Until no store of that name runs or starts: one being started is let finish, then stopped.
+    const stopAll = (name: string): Effect.Effect<void> =>
+      Effect.suspend(() => {
+        const slot = slots.get(name)
+        if (slot === undefined) return Effect.void
+        return close(name).pipe(
+          Effect.zipRight(Effect.exit(Deferred.await(slot.changed))),
+          Effect.zipRight(stopAll(name))
+        )
+      })
+
+    const drop = <E>(name: string, remove: Effect.Effect<void, E>) =>
+      Effect.uninterruptible(Effect.suspend(() => {
+        const before = dropping.get(name)
+        const done = Deferred.unsafeMake<void>(FiberId.none)
+        dropping.set(name, done)
+        failed.delete(name)
+        return (before === undefined ? Effect.void : Deferred.await(before)).pipe(
+          Effect.zipRight(stopAll(name)),
+          Effect.zipRight(remove),
+          Effect.ensuring(Effect.sync(() => {
+            if (dropping.get(name) === done) dropping.delete(name)
+            Deferred.unsafeDone(done, Exit.void)
+          }))
+        )
+      }))
+
     const running = Effect.sync(() =>
       Array.from(slots.keys()).flatMap((name) => {
         const usage = names.unsafeLookup(name)?.usage
@@ -302,6 +342,7 @@ export const start = (
       await: supervisor.await,
       lookup,
       stop: (name) => Effect.zipRight(Effect.sync(() => failed.delete(name)), close(name)),
+      drop,
       restart: (name) => Effect.zipRight(Effect.sync(() => failed.delete(name)), Effect.asVoid(lookup(name)))
     }
     return stores

@@ -171,6 +171,24 @@ for (const [storage, makeLayer] of implementations) describe(`KV on ${storage} s
         expect(yield* kv.get("to-drop", "a")).toEqual(Option.none())
       }))
 
+    it.effect("dropStore under concurrent writes: every write and every drop succeeds (a store being opened is not dropped under it), and the store takes writes after", () =>
+      Effect.gen(function*() {
+        const kv = yield* KV
+        yield* kv.put("dropped-live", "seed", 0)
+        const writers = Effect.all(
+          Array.from({ length: 10 }, (_, w) =>
+            Effect.forEach(Array.from({ length: 40 }, (_, i) => i), (i) => kv.put("dropped-live", `w${w}-${i}`, i), { discard: true })),
+          { concurrency: "unbounded", discard: true }
+        )
+        const drops = Effect.forEach(Array.from({ length: 5 }, (_, i) => i), () => kv.dropStore("dropped-live"), { discard: true })
+        const [written, dropped] = yield* Effect.all([Effect.exit(writers), Effect.exit(drops)], { concurrency: "unbounded" })
+        // Before, a write's store opening while a drop removed its folder failed with StorageError.
+        expect(written).toEqual(Exit.void)
+        expect(dropped).toEqual(Exit.void)
+        yield* kv.put("dropped-live", "after", 1)
+        expect(Option.isSome(yield* kv.get("dropped-live", "after"))).toBe(true)
+      }))
+
     it.effect("concurrent first use of a store starts exactly one store", () =>
       Effect.gen(function*() {
         const kv = yield* KV
