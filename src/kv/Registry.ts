@@ -49,8 +49,6 @@ export interface Registry {
    * @since 0.2.0
    */
   readonly unsafeFind: (name: string) => Store.Store | undefined
-  /** Stops the store if it runs, and waits until its log is closed; forgets that it failed. */
-  readonly stop: (name: string) => Effect.Effect<void>
   /**
    * Stops the store and runs `remove` while none of that name may start (see `Stores.drop`).
    *
@@ -77,8 +75,7 @@ export const make = (
     Stores.usable(names.unsafeLookup(name)) ?? Effect.flatMap(current, (stores) => stores.lookup(name)),
   running: names.names,
   unsafeFind: (name) => names.unsafeLookup(name)?.store,
-  // No `stores` child runs, so no store does: there is nothing to stop.
-  stop: (name) => Effect.flatMap(Effect.option(current), (stores) => stores._tag === "Some" ? stores.value.stop(name) : Effect.void),
+  // No `stores` child runs, so no store does: there is nothing to stop before `remove`.
   drop: (name, remove) =>
     Effect.flatMap(Effect.option(current), (stores) => stores._tag === "Some" ? stores.value.drop(name, remove) : remove),
   restart: (name) => Effect.flatMap(current, (stores) => stores.restart(name))

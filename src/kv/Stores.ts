@@ -116,11 +116,10 @@ export interface Stores extends Supervisor.Child {
   readonly supervisor: DynamicSupervisor.DynamicSupervisor
   /** The running store of that name, started (and recovered) first if need be. */
   readonly lookup: (name: string) => Effect.Effect<Store.Store, LookupError>
-  /** Stops the store if it runs, and waits until its log is closed; forgets that it failed. */
-  readonly stop: (name: string) => Effect.Effect<void>
   /**
    * Stops the store of that name, and one being started, then runs `remove` (its data's deletion)
    * while no store of that name may start: a use meanwhile waits, then starts the store afresh.
+   * Forgets that the store failed.
    *
    * @since 0.2.0
    */
@@ -341,7 +340,6 @@ export const start = (
       supervisor,
       await: supervisor.await,
       lookup,
-      stop: (name) => Effect.zipRight(Effect.sync(() => failed.delete(name)), close(name)),
       drop,
       restart: (name) => Effect.zipRight(Effect.sync(() => failed.delete(name)), Effect.asVoid(lookup(name)))
     }
