@@ -269,6 +269,13 @@ export interface Server<Request, Reply, E = never, Message = never> {
    * @since 0.2.0
    */
   readonly mailboxSize: () => number
+  /**
+   * How many calls were sent and not answered yet (waiting in the mailbox or being handled): a
+   * server with any is not idle.
+   *
+   * @since 0.2.0
+   */
+  readonly pendingCalls: () => number
 }
 
 /**

@@ -90,6 +90,25 @@ describe("Tracing", () => {
       yield* Fiber.join(Fiber.all(waiting))
       expect(server.mailboxSize()).toBe(0)
     }))
+
+  it.scoped("pendingCalls counts the calls sent and not answered: in hand, waiting, or given up", () =>
+    Effect.gen(function*() {
+      const server = yield* worker
+      expect(server.pendingCalls()).toBe(0)
+      const until = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      const blocked = yield* forkNow(server.call({ _tag: "Block", until, started }))
+      yield* Deferred.await(started)
+      expect(server.pendingCalls()).toBe(1)
+      const waiting = yield* Effect.forEach([1, 2], (n) => forkNow(server.call({ _tag: "Work", n })))
+      expect(server.pendingCalls()).toBe(3)
+      yield* Fiber.interrupt(waiting[0]!)
+      expect(server.pendingCalls()).toBe(2)
+      yield* Deferred.succeed(until, undefined)
+      yield* Fiber.join(blocked)
+      expect(yield* Fiber.join(waiting[1]!)).toBe(2)
+      expect(server.pendingCalls()).toBe(0)
+    }))
 })
 
 describe("Tracing.withChildSpan", () => {

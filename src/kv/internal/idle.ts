@@ -4,7 +4,8 @@
  * unused for the idle timeout (RcMap's `expiresAt`). It is not an `RcMap` because:
  *
  * - `RcMap.get` adds a finalizer to the caller's scope: a scope per read and per write, where a
- *   read must stay one `Map` lookup. Here a read sets a flag and a write counts itself in flight.
+ *   read must stay one `Map` lookup. Here a read or write sets a flag, and the store's server
+ *   counts the writes in flight.
  * - `RcMap` keeps a failed acquisition in its entry until it idles out, and holds no notion of a
  *   resource given up on; a store that fails to open is tried again on next use, and one whose
  *   supervisor gave up fails with `StoreFailed` until `restartStore`.
@@ -26,20 +27,22 @@ import * as Deadline from "./deadline.js"
 export interface Usage {
   /** Set by every use; the sweep clears it, and closes the store if it finds it clear. */
   used: boolean
-  /** Writes sent and not yet answered: a store with any is not closed. */
-  inFlight: number
+  /** Writes sent and not yet answered (the store's server counts them): a store with any is not closed. */
+  readonly inFlight: () => number
   /** Set when the store is being closed: writes then go to the store that replaces it. */
   closing: boolean
 }
 
-/** The usage of a store that has just started. */
-export const make = (): Usage => ({ used: true, inFlight: 0, closing: false })
+/** The usage of `store`, which has just started. */
+export const make = (store: Store.Store): Usage => ({ used: true, inFlight: store.server.pendingCalls, closing: false })
 
 /**
- * `store` with its writes counted in flight, so that the sweep does not close it under them. A
- * write that finds the store closing goes to the store that `reopen` finds instead.
+ * `store` with each write marking it used; a write that finds the store closing goes to the store
+ * that `reopen` finds instead. Its writes in flight are the server's own count of calls not yet
+ * answered: an `Effect.ensuring` per write to count them here took 2 effects of bookkeeping and
+ * an uninterruptible region per durable put.
  */
-export const countWrites = (
+export const trackWrites = (
   name: string,
   store: Store.Store,
   usage: Usage,
@@ -58,15 +61,14 @@ export const countWrites = (
           const timeoutMillis = Deadline.millisOf(callOptions?.timeout)
           return Deadline.afterWait(name, timeoutMillis, reopened, (current, left) => current.server.call(write, left))
         }
-        usage.inFlight++
-        return Effect.ensuring(store.server.call(write, callOptions), Effect.sync(() => usage.inFlight--))
+        return store.server.call(write, callOptions)
       })
   }
 })
 
 /** Whether the sweep should close a store used as `usage` says; it starts the next period either way. */
 const idleSince = (usage: Usage): boolean => {
-  if (usage.used || usage.inFlight > 0) {
+  if (usage.used || usage.inFlight() > 0) {
     usage.used = false
     return false
   }

@@ -50,8 +50,8 @@ export const start = <R>(
     // Added first, so it runs last: after the name is freed and the log closed.
     yield* Effect.addFinalizer(() => Deferred.succeed(gone, undefined))
     const opened = yield* life.open.pipe(Effect.tapError(logOpenFailure(name)))
-    const usage = Idle.make()
-    const store = Idle.countWrites(name, opened, usage, life.reopen)
+    const usage = Idle.make(opened)
+    const store = Idle.trackWrites(name, opened, usage, life.reopen)
     const running: Running = { store, found: Effect.succeed(store), usage, gone, await: opened.server.await }
     // One supervisor per name, and those of an earlier `stores` are all gone: nobody else holds it.
     yield* life.names.register(name, running).pipe(Effect.catchTag("AlreadyRegistered", Effect.die))

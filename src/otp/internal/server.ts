@@ -118,13 +118,18 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     // The batch taken from the mailbox and not yet answered: failed if the server dies mid-batch.
     let inHand: ReadonlyArray<Envelope<Request, Reply, E, Message>> = []
 
-    const sweeper = yield* Sweeper.make<Call<Request, Reply, E>>((call) => {
-      call.answered = true
-      Deferred.unsafeDone(call.reply, Exit.fail(new CallTimeout({ server: name, timeoutMillis: call.timeoutMillis, taken: call.taken })))
-    })
-    const answer = (call: Call<Request, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
+    // Calls in the mailbox or in hand whose reply has not been given yet.
+    let pending = 0
+    const settle = (call: Call<Request, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
+      if (!call.answered) pending--
       call.answered = true
       Deferred.unsafeDone(call.reply, exit)
+    }
+    const sweeper = yield* Sweeper.make<Call<Request, Reply, E>>((call) =>
+      settle(call, Exit.fail(new CallTimeout({ server: name, timeoutMillis: call.timeoutMillis, taken: call.taken })))
+    )
+    const answer = (call: Call<Request, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
+      settle(call, exit)
       if (call.deadline !== Infinity) sweeper.unwatch(call)
     }
     const stopped = (taken: boolean) => new ServerStopped({ server: name, reason: stoppedReason, taken })
@@ -297,6 +302,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
           tracer
         )
         if (!mailbox.unsafeOffer(call)) return Effect.fail(new Overloaded({ server: name, capacity }))
+        pending++
         // The server may have ended between the check above and the offer, after its last drain.
         if (!running) {
           answer(call, Exit.fail(stopped(false)))
@@ -321,6 +327,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       stop: Fiber.interrupt(fiber).pipe(Effect.zipRight(Deferred.await(ended)), Effect.ignore),
       await: Deferred.await(ended),
       isRunning: () => running,
+      pendingCalls: () => pending,
       // Negative while the loop waits on an empty mailbox: that is none waiting.
       mailboxSize: () => Math.max(0, Option.getOrElse(mailbox.unsafeSize(), () => 0))
     }
