@@ -5,6 +5,7 @@
  * @internal
  */
 import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Clock from "effect/Clock"
 import * as Context from "effect/Context"
 import * as Deferred from "effect/Deferred"
@@ -20,6 +21,7 @@ import type * as Scope from "effect/Scope"
 import type * as Tracer from "effect/Tracer"
 import type * as Server from "../Server.js"
 import { describe } from "./cause.js"
+import * as Mailbox from "./mailbox.js"
 import * as Reply from "./reply.js"
 import * as Sweeper from "./sweeper.js"
 import { detached, nativeTracer } from "./tracing.js"
@@ -110,7 +112,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     const turnMillis = Duration.toMillis(Duration.decode(options.eventLoopTurn ?? defaults.eventLoopTurn))
     const spanName = options.spanName ?? defaults.spanName
     const traceCalls = options.traceCalls ?? true
-    const mailbox = yield* Queue.dropping<Envelope<Request, Reply, E, Message>>(capacity)
+    const mailbox = yield* Mailbox.dropping<Envelope<Request, Reply, E, Message>>(capacity)
     const ended = yield* Deferred.make<void, unknown>()
 
     let state = yield* behaviour.init
@@ -222,8 +224,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     const loop = Effect.gen(function*() {
       let lastTurn = performance.now()
       while (true) {
-        const batch = yield* Queue.takeBetween(mailbox, 1, maxBatch)
-        const taken = Array.from(batch)
+        const taken = Chunk.toReadonlyArray(yield* Queue.takeBetween(mailbox, 1, maxBatch))
         yield* Effect.uninterruptible(handleBatch(taken))
         const reason = behaviour.stopWhen?.(state)
         if (reason !== undefined) return yield* Effect.fail(reason)
