@@ -508,6 +508,7 @@ export const make = <E, R>(
     yield* Effect.addFinalizer(() => Effect.sync(feeds.endAll))
     const registry = tree.stores
     const timeoutMillis = Deadline.millisOf(options.callTimeout)
+    const waits = yield* Deadline.makeWaits
     const callOptions: Server.CallOptions = { timeout: Duration.millis(timeoutMillis) }
     const observer = Observe.make({ metrics: options.metrics ?? true, tracing: options.tracing ?? true })
     if (options.metrics ?? true) yield* Metrics.register(Metrics.readingOf(registry, feeds))
@@ -521,7 +522,7 @@ export const make = <E, R>(
     ): Effect.Effect<A, E | StoreError, R> =>
       running !== undefined
         ? use(running, callOptions)
-        : Deadline.afterWait(store, timeoutMillis, registry.lookup(store), use)
+        : waits.afterWait(store, timeoutMillis, registry.lookup(store), use)
     const onStore = <A, E, R>(store: string, use: OnStore<A, E, R>) => useStore(store, registry.find(store), use)
     // Name and key are checked at once, before the store is started, with no runtime operation
     // spent on them: every operation on a store goes through one of these.

@@ -39,6 +39,7 @@ import * as Supervisor from "../otp/Supervisor.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { Storage } from "../storage/Storage.js"
 import { StoreFailed } from "./Errors.js"
+import * as Deadline from "./internal/deadline.js"
 import * as Idle from "./internal/idle.js"
 import * as StoreSupervisor from "./internal/storeSupervisor.js"
 import * as Store from "./Store.js"
@@ -194,6 +195,7 @@ export const start = (
     const anyRunning = yield* Effect.makeLatch(false)
     // Names being dropped: completed once the data is gone, and a use may start the store again.
     const dropping = new Map<string, Deferred.Deferred<void>>()
+    const waits = yield* Deadline.makeWaits
 
     // Set once the dynamic supervisor gave up or is shutting down: a store started then would
     // outlive it. Its finalizer, added after the supervisor's, runs before the supervisor stops.
@@ -283,6 +285,7 @@ export const start = (
         names,
         registered: Effect.sync(() => renew(slot)),
         reopen: Effect.suspend(() => lookup(name)),
+        waits,
         restarts: options.storeRestarts
       }).pipe(Effect.provideService(Storage, storage))
 
