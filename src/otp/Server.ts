@@ -261,6 +261,13 @@ export interface Server<Request, Reply, E = never, Message = never> {
   readonly stop: Effect.Effect<void>
   /** Waits until the server has ended: success after a stop, failure with the cause of a crash. */
   readonly await: Effect.Effect<void, unknown>
+  /**
+   * Calls `f` once the server has ended, with how {@link Server.await} ends, at once if it
+   * already has; `f` must not throw. What a supervisor and a registry watch it with.
+   *
+   * @since 0.2.0
+   */
+  readonly unsafeOnEnd: (f: (end: Exit.Exit<void, unknown>) => void) => void
   /** Whether the server still takes messages. */
   readonly isRunning: () => boolean
   /**

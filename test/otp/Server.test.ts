@@ -160,6 +160,27 @@ describe("Server", () => {
       expect((yield* Effect.flip(server.cast(1)))._tag).toBe("ServerStopped")
     }))
 
+  it.scoped("unsafeOnEnd tells of the end as await ends: once it comes, or at once after it", () =>
+    Effect.gen(function*() {
+      const stopped = yield* counter()
+      const seenStop: Array<Exit.Exit<void, unknown>> = []
+      stopped.unsafeOnEnd((end) => seenStop.push(end))
+      expect(seenStop).toEqual([])
+      yield* stopped.stop
+      expect(seenStop).toEqual([Exit.void])
+
+      const crashed = yield* counter()
+      const seenCrash: Array<Exit.Exit<void, unknown>> = []
+      crashed.unsafeOnEnd((end) => seenCrash.push(end))
+      yield* Effect.flip(crashed.call({ _tag: "Die" }))
+      yield* Effect.exit(crashed.await)
+      expect(seenCrash).toHaveLength(1)
+      expect(Exit.isFailure(seenCrash[0]!) && Cause.isDie(seenCrash[0].cause)).toBe(true)
+      crashed.unsafeOnEnd((end) => seenCrash.push(end)) // after the end: at once
+      expect(seenCrash).toHaveLength(2)
+      expect(seenCrash[1]).toBe(seenCrash[0])
+    }))
+
   it.scoped("callers that call again after a batch join one batch, not a batch of one and one of the rest", () =>
     Effect.gen(function*() {
       const sizes: Array<number> = []

@@ -55,7 +55,14 @@ export const start = <R>(
     const opened = yield* life.open.pipe(Effect.tapError(logOpenFailure(name)))
     const usage = Idle.make()
     const store = Idle.countWrites(name, opened, usage, life.reopen, life.waits)
-    const running: Running = { store, found: Effect.succeed(store), usage, gone, await: opened.server.await }
+    const running: Running = {
+      store,
+      found: Effect.succeed(store),
+      usage,
+      gone,
+      await: opened.server.await,
+      unsafeOnEnd: opened.server.unsafeOnEnd
+    }
     // One supervisor per name, and those of an earlier `stores` are all gone: nobody else holds it.
     yield* life.names.register(name, running).pipe(Effect.catchTag("AlreadyRegistered", Effect.die))
     yield* life.registered

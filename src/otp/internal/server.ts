@@ -112,6 +112,10 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     const mailbox = yield* Queue.dropping<Envelope<Request, Reply, E, Message>>(capacity)
     const ended = yield* Deferred.make<void, unknown>()
 
+    // How the server ended, once it has, and who is told then (see `Server.unsafeOnEnd`).
+    let end: Exit.Exit<void, unknown> | undefined
+    const onEnd: Array<(end: Exit.Exit<void, unknown>) => void> = []
+
     let state = yield* behaviour.init
     let running = true
     let stoppedReason = "stopped"
@@ -253,8 +257,9 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
           const reason: Server.ExitReason = crash === undefined ? { _tag: "Normal" } : { _tag: "Crashed", cause: crash }
           yield* behaviour.terminate(reason, state).pipe(Effect.catchAllCause(Effect.logWarning))
         }
-        if (crash === undefined) yield* Deferred.succeed(ended, undefined)
-        else yield* Deferred.failCause(ended, crash)
+        end = crash === undefined ? Exit.void : Exit.failCause(crash)
+        yield* Deferred.done(ended, end)
+        for (const f of onEnd.splice(0)) f(end)
       })
 
     // Forked uninterruptibly so that `shutdown` is in place even if the fiber is stopped before
@@ -320,6 +325,10 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       cast,
       stop: Fiber.interrupt(fiber).pipe(Effect.zipRight(Deferred.await(ended)), Effect.ignore),
       await: Deferred.await(ended),
+      unsafeOnEnd: (f) => {
+        if (end === undefined) onEnd.push(f)
+        else f(end)
+      },
       isRunning: () => running,
       // Negative while the loop waits on an empty mailbox: that is none waiting.
       mailboxSize: () => Math.max(0, Option.getOrElse(mailbox.unsafeSize(), () => 0))
