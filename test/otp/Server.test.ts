@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Option, Ref, TestClock } from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberRef, HashMap, Logger, Option, Ref, TestClock } from "effect"
 import * as Server from "../../src/otp/Server.js"
 import { forkNow } from "./forkNow.js"
 
@@ -159,6 +159,21 @@ describe("Server", () => {
       expect(yield* Ref.get(log)).toEqual(["Crashed:7"])
       expect((yield* Effect.flip(server.cast(1)))._tag).toBe("ServerStopped")
     }))
+
+  it.scoped("what the handler logs is annotated with the server's name", () => {
+    const annotations: Array<unknown> = []
+    const logger = Logger.make(({ annotations: logged }) => {
+      annotations.push(Option.getOrUndefined(HashMap.get(logged, "server")))
+    })
+    return Effect.gen(function*() {
+      const server = yield* Server.start<number, string, number>({
+        init: Effect.succeed(0),
+        handleCall: (_, state) => Effect.as(Effect.log("handled"), [state, state] as const)
+      }, { name: "annotated" })
+      yield* server.call("log")
+      expect(annotations).toEqual(["annotated"])
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+  })
 
   it.scoped("unsafeOnEnd tells of the end as await ends: once it comes, or at once after it", () =>
     Effect.gen(function*() {
