@@ -34,7 +34,7 @@ import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import * as DynamicSupervisor from "../otp/DynamicSupervisor.js"
 import type * as OtpRegistry from "../otp/Registry.js"
-import { ServerStopped } from "../otp/Server.js"
+import { makeCallTimeouts, ServerStopped } from "../otp/Server.js"
 import * as Supervisor from "../otp/Supervisor.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { Storage } from "../storage/Storage.js"
@@ -196,6 +196,11 @@ export const start = (
     // Names being dropped: completed once the data is gone, and a use may start the store again.
     const dropping = new Map<string, Deferred.Deferred<void>>()
     const waits = yield* Deadline.makeWaits
+    // One fiber for every store's call timeouts: a store restarted after a crash otherwise started
+    // a fiber and a timer of its own at its first call, and stopped them as it closed (a store's
+    // crash to its next answer in memory, beside main's in 14 interleaved rounds: 0.72x with it,
+    // 0.87x without).
+    const storeOptions: Store.StoreOptions = { ...options, callTimeouts: yield* makeCallTimeouts }
 
     // Set once the dynamic supervisor gave up or is shutting down: a store started then would
     // outlive it. Its finalizer, added after the supervisor's, runs before the supervisor stops.
@@ -281,7 +286,7 @@ export const start = (
 
     const supervise = (name: string, slot: Slot) =>
       StoreSupervisor.start(name, {
-        open: Store.start(name, options),
+        open: Store.start(name, storeOptions),
         names,
         registered: Effect.sync(() => renew(slot)),
         reopen: Effect.suspend(() => lookup(name)),

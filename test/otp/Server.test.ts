@@ -73,6 +73,28 @@ describe("Server", () => {
       expect(yield* server.call({ _tag: "Get" })).toBe(0)
     }))
 
+  it.scoped("servers sharing callTimeouts: each call times out at its own deadline, named by its own server", () =>
+    Effect.gen(function*() {
+      const callTimeouts = yield* Server.makeCallTimeouts
+      const gate = yield* Deferred.make<void>()
+      const blocking = (name: string) =>
+        Server.start<number, string, number>({
+          init: Effect.succeed(0),
+          handleCall: (_, state) => Effect.as(Deferred.await(gate), [state, state] as const)
+        }, { name, callTimeouts })
+      const first = yield* blocking("first")
+      const second = yield* blocking("second")
+      // Added after the servers, so run before they stop: they can stop, no longer blocked.
+      yield* Effect.addFinalizer(() => Deferred.succeed(gate, undefined))
+      const early = yield* forkNow(first.call("wait", { timeout: "1 second" }))
+      const late = yield* forkNow(second.call("wait", { timeout: "3 seconds" }))
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Effect.flip(Fiber.join(early))).toMatchObject({ _tag: "CallTimeout", server: "first", timeoutMillis: 1000, taken: true })
+      expect(Option.isNone(yield* Fiber.poll(late))).toBe(true)
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Effect.flip(Fiber.join(late))).toMatchObject({ _tag: "CallTimeout", server: "second", timeoutMillis: 3000, taken: true })
+    }))
+
   it.scoped("a call that times out inside a slow handler is taken: true", () =>
     Effect.gen(function*() {
       const server = yield* counter()

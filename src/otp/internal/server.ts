@@ -84,6 +84,8 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
    */
   answered = false
   constructor(
+    /** The server's name, for its `CallTimeout`. */
+    readonly server: string,
     readonly request: Request,
     readonly reply: Deferred.Deferred<Reply, ReplyError<E>>,
     /** Epoch milliseconds of the server's clock; `Infinity` for a call without a timeout. */
@@ -99,6 +101,19 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
 type Envelope<Request, Reply, E, Message> = Call<Request, Reply, E> | { readonly _tag: "Cast"; readonly message: Message }
 
 const givenUp = Exit.interrupt(FiberId.none)
+
+/** Call timeouts watched by one fiber, for one server or for many (see `Server.makeCallTimeouts`). */
+export type CallTimeouts = Sweeper.Sweeper<Call<unknown, unknown, unknown>>
+
+export const makeCallTimeouts: Effect.Effect<CallTimeouts, never, Scope.Scope> = Sweeper.make<Call<unknown, unknown, unknown>>(
+  (call) => {
+    call.answered = true
+    Deferred.unsafeDone(
+      call.reply,
+      Exit.fail(new CallTimeout({ server: call.server, timeoutMillis: call.timeoutMillis, taken: call.taken }))
+    )
+  }
+)
 
 export const start = <State, Request, Reply, E, Message, R, InitError>(
   behaviour: Server.Behaviour<State, Request, Reply, E, Message, R, InitError>,
@@ -124,10 +139,8 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     // The batch taken from the mailbox and not yet answered: failed if the server dies mid-batch.
     let inHand: ReadonlyArray<Envelope<Request, Reply, E, Message>> = []
 
-    const sweeper = yield* Sweeper.make<Call<Request, Reply, E>>((call) => {
-      call.answered = true
-      Deferred.unsafeDone(call.reply, Exit.fail(new CallTimeout({ server: name, timeoutMillis: call.timeoutMillis, taken: call.taken })))
-    })
+    // A call's timeout needs nothing of its server: many servers may share one sweeper.
+    const sweeper = (options.callTimeouts ?? (yield* makeCallTimeouts)) as Sweeper.Sweeper<Call<Request, Reply, E>>
     const answer = (call: Call<Request, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
       call.answered = true
       Deferred.unsafeDone(call.reply, exit)
@@ -294,6 +307,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
         const timeoutMillis = Duration.toMillis(timeout)
         const tracer = fiber.currentTracer
         const call = new Call<Request, Reply, E>(
+          name,
           request,
           Deferred.unsafeMake(serverId),
           timeoutMillis === Infinity
