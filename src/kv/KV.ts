@@ -495,6 +495,9 @@ export const make = <E, R>(
       ...(options.watchBuffer === undefined ? {} : { buffer: options.watchBuffer }),
       ...(options.watchHistoryBytes === undefined ? {} : { historyBytes: options.watchHistoryBytes })
     })
+    // Made before the tree, so closed after it: a wait for a store keeps its deadline while the
+    // tree stops.
+    const waits = yield* Deadline.makeWaits
     const tree = yield* Tree.make(storage, {
       clock,
       feeds,
@@ -508,7 +511,6 @@ export const make = <E, R>(
     yield* Effect.addFinalizer(() => Effect.sync(feeds.endAll))
     const registry = tree.stores
     const timeoutMillis = Deadline.millisOf(options.callTimeout)
-    const waits = yield* Deadline.makeWaits
     const callOptions: Server.CallOptions = { timeout: Duration.millis(timeoutMillis) }
     const observer = Observe.make({ metrics: options.metrics ?? true, tracing: options.tracing ?? true })
     if (options.metrics ?? true) yield* Metrics.register(Metrics.readingOf(registry, feeds))

@@ -5,7 +5,7 @@
  * may have. The clock is the test's: the deadlines pass when the test moves it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Option, TestClock } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import { KV } from "../../src/kv/KV.js"
 import { forkNow } from "../otp/forkNow.js"
 import { kvWith, makeControl } from "./crashable.js"
@@ -49,6 +49,28 @@ describe("deadlines", () => {
       expect(yield* kv.get("s", "queued")).toEqual(Option.none())
       expect(yield* kv.get("s", "seed")).toEqual(Option.some(0))
     }).pipe(Effect.provide(kvWith(control, { callTimeout: "1 second" })))
+  })
+
+  it.scoped("a write whose batch is held while KV shuts down is still answered at its deadline", () => {
+    const control = makeControl()
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const kv = yield* Layer.buildWithScope(kvWith(control, { callTimeout: "1 second" }), scope).pipe(
+        Effect.map(Context.get(KV))
+      )
+      yield* kv.put("s", "seed", 0)
+      const gate = yield* Deferred.make<void>()
+      const entered = yield* Deferred.make<void>()
+      control.gate = gate
+      control.entered = entered
+      const held = yield* forkNow(kv.put("s", "held", 1))
+      yield* Deferred.await(entered)
+      const closing = yield* forkNow(Scope.close(scope, Exit.void)) // waits for the batch in hand
+      expect(yield* failureOf(held)).toMatchObject({ _tag: "OutcomeUnknown", store: "s" })
+      control.gate = undefined
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(closing)
+    })
   })
 
   it.scoped("a store slow to open: reads and writes are answered CallTimeout at the deadline; it opens meanwhile", () => {
