@@ -99,6 +99,17 @@ export interface Subscription {
    * the store is dropped, the `KV` closes or the scope the watch began in closes.
    */
   readonly changes: Stream.Stream<Change, WatchLagged>
+  /**
+   * The same changes read without a `Stream`, in Effect's pull convention (what `Stream.toPull`
+   * gives): each run takes every change published since the last (at least one, at most 1,024),
+   * waiting for the store to publish if there is none; it fails with `Option.none()` when the
+   * watch ends and with `Option.some(WatchLagged)` when it fell behind. `changes` and `pull` read
+   * one cursor: a change taken by either is not seen by the other.
+   *
+   * A wake of a watcher costs about half the CPU by `pull` than by `changes` (the `Stream`'s
+   * channel steps): for a process that keeps many watchers on busy stores (bench/watch.ts).
+   */
+  readonly pull: Effect.Effect<Chunk.Chunk<Change>, Option.Option<WatchLagged>>
 }
 
 /**
@@ -150,6 +161,7 @@ export interface Feeds {
 const maxChunk = 1024
 
 class Watcher {
+  /** Resumes what waits for this watcher's next change: more than one if it is pulled by several fibers. */
   wake: (() => void) | undefined = undefined
   closed = false
   constructor(
@@ -254,7 +266,11 @@ class FeedImpl implements Feed {
 
   wakeAll() {
     if (this.waiting.size === 0) return
-    for (const watcher of this.waiting) watcher.wake?.()
+    for (const watcher of this.waiting) {
+      const wake = watcher.wake
+      watcher.wake = undefined
+      wake?.()
+    }
     this.waiting.clear()
   }
 
@@ -347,21 +363,30 @@ const matching = (change: Change, prefix: string): Change | undefined => {
   }
 }
 
+/**
+ * Registers `resume` to run at the store's next publish (or at once if it published since the
+ * last read). It registers no canceler: `Effect.async` wraps one in `onInterrupt`, 2.9 KB a wake.
+ * An interrupted watcher's `wake` then resumes nothing (Effect ignores a second resume), and the
+ * watcher leaves `waiting` at the next publish or when its scope closes.
+ */
+const onNews = (feed: FeedImpl, watcher: Watcher, resume: () => void) => {
+  if (feed.hasNews(watcher)) return resume()
+  const waiting = watcher.wake
+  watcher.wake = waiting === undefined ? resume : () => {
+    waiting()
+    resume()
+  }
+  feed.waiting.add(watcher)
+}
+
 // The watcher's changes, read on its own fiber: each read takes what the store published since
 // the last, or waits for it. With 100 watchers every publish wakes 100 fibers, so what a wake
-// allocates is what the writers pay for in GC (bench/watch.ts); measured per wake of 100 watchers
-// of one feed, each read by `Stream.runForEachChunk`:
-// - a channel of its own: Stream.repeatEffectChunkOption allocated 11.7 KB a wake, this 7.7 KB;
-// - the wait registers no canceler: `Effect.async` wraps one in `onInterrupt`, 2.9 KB a wake. An
-//   interrupted watcher's `wake` then resumes nothing (Effect ignores a second resume), and the
-//   watcher leaves `waiting` at the next publish or when its scope closes.
+// costs is what the writers pay for (bench/watch.ts). Measured per wake of 100 watchers of one
+// feed, each read by `Stream.runForEachChunk`: a channel of its own allocates 7.6 KB a wake,
+// Stream.repeatEffectChunkOption 11.7 KB; most of the rest is the channel executor's steps,
+// between the consumer's sink and this loop (the reason `pull` exists: 4.2 KB a wake).
 const changesOf = (feed: FeedImpl, watcher: Watcher): Stream.Stream<Change, WatchLagged> => {
-  const waitForNews = Effect.async<void>((resume) => {
-    // The store may have published between the read and here.
-    if (feed.hasNews(watcher)) return resume(Effect.void)
-    watcher.wake = () => resume(Effect.void)
-    feed.waiting.add(watcher)
-  })
+  const waitForNews = Effect.async<void>((resume) => onNews(feed, watcher, () => resume(Effect.void)))
   const loop: Channel.Channel<Chunk.Chunk<Change>, unknown, WatchLagged, unknown, void, unknown> = Channel.suspend(
     () => {
       const next = feed.read(watcher)
@@ -376,6 +401,26 @@ const changesOf = (feed: FeedImpl, watcher: Watcher): Stream.Stream<Change, Watc
   )
   const waitThenLoop = Channel.zipRight(Channel.fromEffect(waitForNews), loop)
   return Stream.fromChannel(loop)
+}
+
+const endOfFeed = Effect.fail(Option.none())
+
+// The same reads as one effect: a wait resumes the fiber with the next read itself.
+const pullOf = (feed: FeedImpl, watcher: Watcher): Effect.Effect<Chunk.Chunk<Change>, Option.Option<WatchLagged>> => {
+  const pull: Effect.Effect<Chunk.Chunk<Change>, Option.Option<WatchLagged>> = Effect.suspend(() => {
+    const next = feed.read(watcher)
+    return next === wait
+      ? waitThenPull
+      : next === end
+      ? endOfFeed
+      : Chunk.isChunk(next)
+      ? Effect.succeed(next)
+      : Effect.fail(Option.some(next))
+  })
+  const waitThenPull = Effect.async<Chunk.Chunk<Change>, Option.Option<WatchLagged>>((resume) =>
+    onNews(feed, watcher, () => resume(pull))
+  )
+  return pull
 }
 
 /**
@@ -455,7 +500,8 @@ export const makeFeeds = (options: FeedOptions = {}): Feeds => {
         })
     ).pipe(Effect.map(Option.map(([feed, watcher]): Subscription => ({
       since: watcher.lastVersion,
-      changes: changesOf(feed, watcher)
+      changes: changesOf(feed, watcher),
+      pull: pullOf(feed, watcher)
     }))))
 
   return {

@@ -495,6 +495,9 @@ export const make = <E, R>(
       ...(options.watchBuffer === undefined ? {} : { buffer: options.watchBuffer }),
       ...(options.watchHistoryBytes === undefined ? {} : { historyBytes: options.watchHistoryBytes })
     })
+    // Made before the tree, so closed after it: a wait for a store keeps its deadline while the
+    // tree stops.
+    const waits = yield* Deadline.makeWaits
     const tree = yield* Tree.make(storage, {
       clock,
       feeds,
@@ -521,7 +524,7 @@ export const make = <E, R>(
     ): Effect.Effect<A, E | StoreError, R> =>
       running !== undefined
         ? use(running, callOptions)
-        : Deadline.afterWait(store, timeoutMillis, registry.lookup(store), use)
+        : waits.afterWait(store, timeoutMillis, registry.lookup(store), use)
     const onStore = <A, E, R>(store: string, use: OnStore<A, E, R>) => useStore(store, registry.find(store), use)
     // Name and key are checked at once, before the store is started, with no runtime operation
     // spent on them: every operation on a store goes through one of these.

@@ -207,6 +207,13 @@ export interface StoreOptions {
    * @since 0.2.0
    */
   readonly feeds?: Feed.Feeds
+  /**
+   * Watches the store's call timeouts with these, shared by its incarnations and other stores
+   * (default: a fiber of its own, started at its first call); `Stores` passes its own.
+   *
+   * @since 0.2.0
+   */
+  readonly callTimeouts?: Server.CallTimeouts
 }
 
 /**
@@ -318,7 +325,8 @@ export const start = (
       spanName: "kv.batch",
       traceCalls: options.tracing ?? true,
       capacity: options.capacity ?? 10_000,
-      maxBatch: options.maxBatch ?? 1000
+      maxBatch: options.maxBatch ?? 1000,
+      ...(options.callTimeouts === undefined ? {} : { callTimeouts: options.callTimeouts })
     }).pipe(Effect.orDie) // init cannot fail: the log is already open
     yield* owned.timer.wakeBy(deadlines.earliest())
     return {

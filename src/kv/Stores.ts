@@ -34,11 +34,12 @@ import * as FiberId from "effect/FiberId"
 import type * as Scope from "effect/Scope"
 import * as DynamicSupervisor from "../otp/DynamicSupervisor.js"
 import type * as OtpRegistry from "../otp/Registry.js"
-import { ServerStopped } from "../otp/Server.js"
+import { makeCallTimeouts, ServerStopped } from "../otp/Server.js"
 import * as Supervisor from "../otp/Supervisor.js"
 import type { StorageFailure } from "../storage/Errors.js"
 import { Storage } from "../storage/Storage.js"
 import { StoreFailed } from "./Errors.js"
+import * as Deadline from "./internal/deadline.js"
 import * as Idle from "./internal/idle.js"
 import * as StoreSupervisor from "./internal/storeSupervisor.js"
 import * as Store from "./Store.js"
@@ -187,6 +188,14 @@ export const start = (
   Effect.gen(function*() {
     const storage = yield* Storage
     const scope = yield* Effect.scope
+    // Made before the stores' supervisor, so closed after every store has stopped: a call keeps its
+    // deadline while its store stops.
+    const waits = yield* Deadline.makeWaits
+    // One fiber for every store's call timeouts: a store restarted after a crash otherwise started
+    // a fiber and a timer of its own at its first call, and stopped them as it closed (a store's
+    // crash to its next answer in memory, beside main's in 14 interleaved rounds: 0.72x with it,
+    // 0.87x without).
+    const storeOptions: Store.StoreOptions = { ...options, callTimeouts: yield* makeCallTimeouts }
     const supervisor = yield* DynamicSupervisor.start({ name: "stores" })
     const slots = new Map<string, Slot>()
     const failed = new Map<string, StoreFailed>()
@@ -279,10 +288,11 @@ export const start = (
 
     const supervise = (name: string, slot: Slot) =>
       StoreSupervisor.start(name, {
-        open: Store.start(name, options),
+        open: Store.start(name, storeOptions),
         names,
         registered: Effect.sync(() => renew(slot)),
         reopen: Effect.suspend(() => lookup(name)),
+        waits,
         restarts: options.storeRestarts
       }).pipe(Effect.provideService(Storage, storage))
 

@@ -85,7 +85,8 @@ export interface Registry<A extends Child> {
 
 /**
  * Makes an empty registry. It holds no fiber of its own: each registration watches its child in
- * the scope it was made in.
+ * the scope it was made in, through the child's `unsafeOnEnd` when it has one (a server), else
+ * with a fiber that waits on its `await`.
  *
  * @since 0.1.0
  * @category constructors
@@ -95,10 +96,10 @@ export const make = <A extends Child>(): Effect.Effect<Registry<A>> =>
     const children = new Map<string, A>()
     const waiting = new Map<string, Deferred.Deferred<A>>()
 
-    const unregister = (name: string, child: A) =>
-      Effect.sync(() => {
-        if (children.get(name) === child) children.delete(name)
-      })
+    const unsafeUnregister = (name: string, child: A) => {
+      if (children.get(name) === child) children.delete(name)
+    }
+    const unregister = (name: string, child: A) => Effect.sync(() => unsafeUnregister(name, child))
 
     const registry: Registry<A> = {
       register: (name, child) =>
@@ -110,13 +111,11 @@ export const make = <A extends Child>(): Effect.Effect<Registry<A>> =>
             waiting.delete(name)
             Deferred.unsafeDone(waiter, Exit.succeed(child))
           }
-          return Effect.addFinalizer(() => unregister(name, child)).pipe(
-            Effect.zipRight(Effect.forkScoped(Effect.interruptible(Effect.ensuring(
-              Effect.exit(child.await),
-              unregister(name, child)
-            )))),
-            Effect.asVoid
-          )
+          // A child that says when it ends (a server) frees its name with no fiber of its own.
+          const watch = child.unsafeOnEnd === undefined
+            ? Effect.forkScoped(Effect.interruptible(Effect.ensuring(Effect.exit(child.await), unregister(name, child))))
+            : Effect.sync(() => child.unsafeOnEnd!(() => unsafeUnregister(name, child)))
+          return Effect.addFinalizer(() => unregister(name, child)).pipe(Effect.zipRight(watch), Effect.asVoid)
         })),
       lookup: (name) => Effect.sync(() => Option.fromNullable(children.get(name))),
       unsafeLookup: (name) => children.get(name),

@@ -227,7 +227,33 @@ export interface StartOptions {
    * @since 0.2.0
    */
   readonly traceCalls?: boolean
+  /**
+   * Watches the server's call timeouts with the fiber of these, shared with other servers, rather
+   * than with one of its own (default: its own); see {@link makeCallTimeouts}.
+   *
+   * @since 0.2.0
+   */
+  readonly callTimeouts?: CallTimeouts
 }
+
+/**
+ * The call timeouts of many servers, watched by one fiber that sleeps until the earliest deadline.
+ * Servers that come and go (a store restarted after each crash) share one, made in a scope that
+ * outlives them, rather than each starting a fiber and a timer at its first call.
+ *
+ * @since 0.2.0
+ * @category models
+ */
+export interface CallTimeouts extends internal.CallTimeouts {}
+
+/**
+ * Makes {@link CallTimeouts} whose fiber lives as long as the current scope: pass them as
+ * `callTimeouts` to the servers that share them.
+ *
+ * @since 0.2.0
+ * @category constructors
+ */
+export const makeCallTimeouts: Effect.Effect<CallTimeouts, never, Scope.Scope> = internal.makeCallTimeouts
 
 /**
  * Options of {@link call}.
@@ -261,6 +287,13 @@ export interface Server<Request, Reply, E = never, Message = never> {
   readonly stop: Effect.Effect<void>
   /** Waits until the server has ended: success after a stop, failure with the cause of a crash. */
   readonly await: Effect.Effect<void, unknown>
+  /**
+   * Calls `f` once the server has ended, with how {@link Server.await} ends, at once if it
+   * already has; `f` must not throw. What a supervisor and a registry watch it with.
+   *
+   * @since 0.2.0
+   */
+  readonly unsafeOnEnd: (f: (end: Exit.Exit<void, unknown>) => void) => void
   /** Whether the server still takes messages. */
   readonly isRunning: () => boolean
   /**

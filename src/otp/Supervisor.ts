@@ -72,6 +72,7 @@
  * @since 0.1.0
  */
 import type * as Duration from "effect/Duration"
+import type * as Exit from "effect/Exit"
 import type * as Effect from "effect/Effect"
 import type * as Option from "effect/Option"
 import type * as Schedule from "effect/Schedule"
@@ -91,6 +92,14 @@ export interface Child {
    * interruption alone counts as normal.
    */
   readonly await: Effect.Effect<unknown, unknown>
+  /**
+   * Calls `f` once the child has ended, with how `await` ends, at once if it already has: a
+   * supervisor or a registry then watches the child with no fiber of its own (without it, each
+   * forks a fiber that waits on `await`). `f` must not throw. A `Server` has it.
+   *
+   * @since 0.2.0
+   */
+  readonly unsafeOnEnd?: (f: (end: Exit.Exit<unknown, unknown>) => void) => void
 }
 
 /**

@@ -5,10 +5,10 @@
  * may have. The clock is the test's: the deadlines pass when the test moves it.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Fiber, Option, TestClock } from "effect"
+import { Context, Deferred, Effect, Exit, Fiber, Layer, Option, Scope, TestClock } from "effect"
 import { KV } from "../../src/kv/KV.js"
 import { forkNow } from "../otp/forkNow.js"
-import { kvWith, makeControl } from "./crashable.js"
+import { type Control, kvWith, makeControl } from "./crashable.js"
 
 /** The fiber's failure, moving the test clock on until it has one. */
 const failureOf = <A, E>(fiber: Fiber.Fiber<A, E>) =>
@@ -17,18 +17,25 @@ const failureOf = <A, E>(fiber: Fiber.Fiber<A, E>) =>
     return yield* Effect.flip(Fiber.join(fiber))
   })
 
+/** Runs `write` in a fiber of its own, its batch held in the log's append until `gate` opens. */
+const holdBatch = <A, E>(control: Control, write: Effect.Effect<A, E>) =>
+  Effect.gen(function*() {
+    const gate = yield* Deferred.make<void>()
+    const entered = yield* Deferred.make<void>()
+    control.gate = gate
+    control.entered = entered
+    const held = yield* forkNow(write)
+    yield* Deferred.await(entered)
+    return { gate, held }
+  })
+
 describe("deadlines", () => {
   it.scoped("a write its store took and did not answer in time is OutcomeUnknown; those still queued are CallTimeout, never applied", () => {
     const control = makeControl()
     return Effect.gen(function*() {
       const kv = yield* KV
       yield* kv.put("s", "seed", 0)
-      const gate = yield* Deferred.make<void>()
-      const entered = yield* Deferred.make<void>()
-      control.gate = gate
-      control.entered = entered
-      const taken = yield* forkNow(kv.put("s", "taken", 1))
-      yield* Deferred.await(entered)
+      const { gate, held: taken } = yield* holdBatch(control, kv.put("s", "taken", 1))
       const queuedPut = yield* forkNow(kv.put("s", "queued", 2))
       const queuedDelete = yield* forkNow(kv.delete("s", "seed"))
       const queuedClear = yield* forkNow(kv.clear("s"))
@@ -49,6 +56,23 @@ describe("deadlines", () => {
       expect(yield* kv.get("s", "queued")).toEqual(Option.none())
       expect(yield* kv.get("s", "seed")).toEqual(Option.some(0))
     }).pipe(Effect.provide(kvWith(control, { callTimeout: "1 second" })))
+  })
+
+  it.scoped("a write whose batch is held while KV shuts down is still answered at its deadline", () => {
+    const control = makeControl()
+    return Effect.gen(function*() {
+      const scope = yield* Scope.make()
+      const kv = yield* Layer.buildWithScope(kvWith(control, { callTimeout: "1 second" }), scope).pipe(
+        Effect.map(Context.get(KV))
+      )
+      yield* kv.put("s", "seed", 0)
+      const { gate, held } = yield* holdBatch(control, kv.put("s", "held", 1))
+      const closing = yield* forkNow(Scope.close(scope, Exit.void)) // waits for the batch in hand
+      expect(yield* failureOf(held)).toMatchObject({ _tag: "OutcomeUnknown", store: "s" })
+      control.gate = undefined
+      yield* Deferred.succeed(gate, undefined)
+      yield* Fiber.join(closing)
+    })
   })
 
   it.scoped("a store slow to open: reads and writes are answered CallTimeout at the deadline; it opens meanwhile", () => {

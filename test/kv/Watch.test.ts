@@ -4,7 +4,7 @@
  * misses nothing.
  */
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Chunk, Clock, Context, Deferred, Effect, Exit, Fiber, Layer, Option, Scope, Stream, TestClock } from "effect"
+import { Cause, Chunk, Clock, Context, Deferred, Effect, Exit, Fiber, type FiberStatus, Layer, Option, Scope, Stream, TestClock } from "effect"
 import * as v8 from "node:v8"
 import * as vm from "node:vm"
 import type { Change, Put } from "../../src/storage/Change.js"
@@ -23,6 +23,16 @@ const implementations: ReadonlyArray<readonly [string, (options?: KVOptions) => 
 /** The changes of `stream` up to and including the first at or past `version`. */
 const upTo = <E>(stream: Stream.Stream<Change, E>, version: number) =>
   Effect.map(Stream.runCollect(Stream.takeUntil(stream, (change) => change.version >= version)), Chunk.toArray)
+
+/** The changes `subscription.pull` gives, up to and including the first at or past `version`. */
+const pullUpTo = (subscription: Feed.Subscription, version: number) =>
+  Effect.gen(function*() {
+    const changes: Array<Change> = []
+    while (changes.length === 0 || changes[changes.length - 1]!.version < version) {
+      changes.push(...(yield* subscription.pull))
+    }
+    return changes
+  })
 
 /** A change as the tests compare it: its kind, version, key and value. */
 const shape = (change: Change) => {
@@ -401,4 +411,53 @@ describe("watch", () => {
       yield* Scope.close(scope, Exit.void)
       expect(feeds.watchers()).toEqual([])
     }))
+
+  it.scoped("pull gives what the stream gives, and fails with None when the store is dropped", () =>
+    Effect.gen(function*() {
+      const kv = yield* KV
+      const pulled = yield* kv.subscribe("pulled")
+      const streamed = yield* kv.subscribe("pulled")
+      const total = 500
+      const reading = yield* Effect.fork(Effect.all([pullUpTo(pulled, total), upTo(streamed.changes, total)]))
+      yield* Effect.forEach(Array.from({ length: total }, (_, i) => i), (i) => kv.put("pulled", `k${i % 50}`, i), {
+        concurrency: 100,
+        discard: true
+      })
+      const [byPull, byStream] = yield* Fiber.join(reading)
+      expect(byPull.map((change) => change.version)).toEqual(Array.from({ length: total }, (_, i) => i + 1))
+      expect(byPull).toEqual(byStream)
+      const waiting = yield* Effect.fork(pulled.pull)
+      yield* kv.dropStore("pulled")
+      expect(yield* Effect.flip(Fiber.join(waiting))).toEqual(Option.none())
+    }).pipe(Effect.provide(KV.layerMemory())))
+
+  it.scoped("pull fails with Some(WatchLagged) when the watch fell behind", () =>
+    Effect.gen(function*() {
+      const kv = yield* KV
+      const behind = yield* kv.subscribe("behind")
+      for (let i = 0; i < 11; i++) yield* kv.put("behind", `k${i}`, i)
+      const lagged = yield* Effect.flip(behind.pull)
+      expect(Option.getOrThrow(lagged)).toMatchObject({ _tag: "WatchLagged", store: "behind", lastVersion: 0 })
+    }).pipe(Effect.provide(KV.layerMemory({ watchHistory: 10, watchBuffer: 10 }))))
+
+  it.effect("two fibers pulling one watch both wait; each change goes to one of them, once", () =>
+    Effect.gen(function*() {
+      const feeds = Feed.makeFeeds()
+      const feed = feeds.attach("s", 0, [])
+      const subscription = Option.getOrThrow(yield* feeds.subscribe(feed, {}))
+      const pulling = [yield* Effect.fork(subscription.pull), yield* Effect.fork(subscription.pull)]
+      /** Waits until `ready` holds of the pulling fibers' statuses. */
+      const until = (ready: (statuses: ReadonlyArray<FiberStatus.FiberStatus>) => boolean) =>
+        Effect.gen(function*() {
+          while (!ready(yield* Effect.forEach(pulling, Fiber.status))) yield* Effect.yieldNow()
+        })
+      // Both wait before the first publish: the second wait must not drop the first one's wake.
+      yield* until((statuses) => statuses.every((status) => status._tag === "Suspended"))
+      feed.publish([put("a", 1, 1)])
+      yield* until((statuses) => statuses.some((status) => status._tag === "Done"))
+      yield* until((statuses) => statuses.every((status) => status._tag !== "Running"))
+      feed.publish([put("b", 2, 2)])
+      const got = (yield* Effect.forEach(pulling, Fiber.join)).map((chunk) => Chunk.toArray(chunk).map((change) => change.version))
+      expect(got.sort()).toEqual([[1], [2]])
+    }).pipe(Effect.scoped))
 })

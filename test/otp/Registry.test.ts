@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Effect, Exit, Fiber, Option, Scope } from "effect"
+import { Deferred, Effect, Exit, Fiber, Option, Scope } from "effect"
 import * as Registry from "../../src/otp/Registry.js"
 import type * as Server from "../../src/otp/Server.js"
 import * as Supervisor from "../../src/otp/Supervisor.js"
@@ -34,6 +34,16 @@ describe("Registry", () => {
       yield* names.register("b", yield* workers.start("b")).pipe(Scope.extend(scope))
       yield* Scope.close(scope, Exit.void)
       expect(names.unsafeLookup("b")).toBeUndefined()
+    }))
+
+  it.scoped("frees the name of a child without unsafeOnEnd when its await ends", () =>
+    Effect.gen(function*() {
+      const names = yield* Registry.make<Supervisor.Child>()
+      const end = yield* Deferred.make<void>()
+      yield* names.register("plain", { await: Deferred.await(end) })
+      expect(names.unsafeLookup("plain")).toBeDefined()
+      yield* Deferred.succeed(end, undefined)
+      while (names.unsafeLookup("plain") !== undefined) yield* Effect.yieldNow()
     }))
 
   it.scoped("calls by name; the restarted server takes the name again", () =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberRef, Option, Ref, TestClock } from "effect"
+import { Cause, Data, Deferred, Duration, Effect, Exit, Fiber, FiberRef, HashMap, Logger, Option, Ref, TestClock } from "effect"
 import * as Server from "../../src/otp/Server.js"
 import { forkNow } from "./forkNow.js"
 
@@ -71,6 +71,28 @@ describe("Server", () => {
       yield* Fiber.join(blocked)
       // The timed-out Add was skipped: its caller had given up.
       expect(yield* server.call({ _tag: "Get" })).toBe(0)
+    }))
+
+  it.scoped("servers sharing callTimeouts: each call times out at its own deadline, named by its own server", () =>
+    Effect.gen(function*() {
+      const callTimeouts = yield* Server.makeCallTimeouts
+      const gate = yield* Deferred.make<void>()
+      const blocking = (name: string) =>
+        Server.start<number, string, number>({
+          init: Effect.succeed(0),
+          handleCall: (_, state) => Effect.as(Deferred.await(gate), [state, state] as const)
+        }, { name, callTimeouts })
+      const first = yield* blocking("first")
+      const second = yield* blocking("second")
+      // Added after the servers, so run before they stop: they can stop, no longer blocked.
+      yield* Effect.addFinalizer(() => Deferred.succeed(gate, undefined))
+      const early = yield* forkNow(first.call("wait", { timeout: "1 second" }))
+      const late = yield* forkNow(second.call("wait", { timeout: "3 seconds" }))
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Effect.flip(Fiber.join(early))).toMatchObject({ _tag: "CallTimeout", server: "first", timeoutMillis: 1000, taken: true })
+      expect(Option.isNone(yield* Fiber.poll(late))).toBe(true)
+      yield* TestClock.adjust("2 seconds")
+      expect(yield* Effect.flip(Fiber.join(late))).toMatchObject({ _tag: "CallTimeout", server: "second", timeoutMillis: 3000, taken: true })
     }))
 
   it.scoped("a call that times out inside a slow handler is taken: true", () =>
@@ -158,6 +180,42 @@ describe("Server", () => {
       expect(Exit.isFailure(ended)).toBe(true)
       expect(yield* Ref.get(log)).toEqual(["Crashed:7"])
       expect((yield* Effect.flip(server.cast(1)))._tag).toBe("ServerStopped")
+    }))
+
+  it.scoped("what the handler logs is annotated with the server's name", () => {
+    const annotations: Array<unknown> = []
+    const logger = Logger.make(({ annotations: logged }) => {
+      annotations.push(Option.getOrUndefined(HashMap.get(logged, "server")))
+    })
+    return Effect.gen(function*() {
+      const server = yield* Server.start<number, string, number>({
+        init: Effect.succeed(0),
+        handleCall: (_, state) => Effect.as(Effect.log("handled"), [state, state] as const)
+      }, { name: "annotated" })
+      yield* server.call("log")
+      expect(annotations).toEqual(["annotated"])
+    }).pipe(Effect.provide(Logger.replace(Logger.defaultLogger, logger)))
+  })
+
+  it.scoped("unsafeOnEnd tells of the end as await ends: once it comes, or at once after it", () =>
+    Effect.gen(function*() {
+      const stopped = yield* counter()
+      const seenStop: Array<Exit.Exit<void, unknown>> = []
+      stopped.unsafeOnEnd((end) => seenStop.push(end))
+      expect(seenStop).toEqual([])
+      yield* stopped.stop
+      expect(seenStop).toEqual([Exit.void])
+
+      const crashed = yield* counter()
+      const seenCrash: Array<Exit.Exit<void, unknown>> = []
+      crashed.unsafeOnEnd((end) => seenCrash.push(end))
+      yield* Effect.flip(crashed.call({ _tag: "Die" }))
+      yield* Effect.exit(crashed.await)
+      expect(seenCrash).toHaveLength(1)
+      expect(Exit.isFailure(seenCrash[0]!) && Cause.isDie(seenCrash[0].cause)).toBe(true)
+      crashed.unsafeOnEnd((end) => seenCrash.push(end)) // after the end: at once
+      expect(seenCrash).toHaveLength(2)
+      expect(seenCrash[1]).toBe(seenCrash[0])
     }))
 
   it.scoped("callers that call again after a batch join one batch, not a batch of one and one of the rest", () =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Duration, Effect, Exit, Fiber, Ref, Schedule, Scope, TestClock } from "effect"
+import { Deferred, Duration, Effect, Exit, Fiber, Ref, Schedule, Scope, TestClock } from "effect"
 import * as Supervisor from "../../src/otp/Supervisor.js"
 import { makeWorkers, since, type Workers } from "./workers.js"
 
@@ -46,6 +46,24 @@ describe("Supervisor", () => {
         yield* workers.eventually(() => Effect.succeed(depths.length > restarts))
       }
       expect(depths[20]).toBe(depths[1])
+    }))
+
+  it.scoped("restarts a child without unsafeOnEnd when its await fails, as one with it (a server)", () =>
+    Effect.gen(function*() {
+      const starts: Array<Deferred.Deferred<void, string>> = []
+      yield* Supervisor.start({
+        name: "sup",
+        children: [{
+          id: "plain",
+          start: Effect.map(Deferred.make<void, string>(), (end) => {
+            starts.push(end)
+            return { await: Deferred.await(end) }
+          })
+        }]
+      })
+      expect(starts).toHaveLength(1)
+      yield* Deferred.fail(starts[0]!, "crashed")
+      while (starts.length < 2) yield* Effect.yieldNow()
     }))
 
   it.scoped("restarts a child whose finalizer dies, and goes on restarting it", () =>

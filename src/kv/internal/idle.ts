@@ -46,7 +46,8 @@ export const trackWrites = (
   name: string,
   store: Store.Store,
   usage: Usage,
-  reopen: Effect.Effect<Store.Store, StorageFailure | StoreFailed | ServerStopped>
+  reopen: Effect.Effect<Store.Store, StorageFailure | StoreFailed | ServerStopped>,
+  waits: Deadline.Waits
 ): Store.Store => ({
   ...store,
   server: {
@@ -59,7 +60,7 @@ export const trackWrites = (
           const reopened = Effect.catchTag(reopen, "StoreFailed", (failure) =>
             Effect.fail(new ServerStopped({ server: `store:${name}`, reason: failure.message, taken: false })))
           const timeoutMillis = Deadline.millisOf(callOptions?.timeout)
-          return Deadline.afterWait(name, timeoutMillis, reopened, (current, left) => current.server.call(write, left))
+          return waits.afterWait(name, timeoutMillis, reopened, (current, left) => current.server.call(write, left))
         }
         return store.server.call(write, callOptions)
       })

@@ -17,6 +17,7 @@ import type { StorageFailure } from "../../storage/Errors.js"
 import type { StoreFailed } from "../Errors.js"
 import type * as Store from "../Store.js"
 import type { Running, StoreRestarts } from "../Stores.js"
+import type * as Deadline from "./deadline.js"
 import * as Idle from "./idle.js"
 
 /** Restarts of stores after a crash; `Stores` exports it. */
@@ -35,6 +36,8 @@ export interface StoreLife<R> {
   readonly registered: Effect.Effect<void>
   /** Finds the store again, for a write that meets this one closing. */
   readonly reopen: Effect.Effect<Store.Store, StorageFailure | StoreFailed | ServerStopped>
+  /** Bounds a write's wait for the store that `reopen` finds. */
+  readonly waits: Deadline.Waits
   readonly restarts: StoreRestarts | undefined
 }
 
@@ -51,8 +54,15 @@ export const start = <R>(
     yield* Effect.addFinalizer(() => Deferred.succeed(gone, undefined))
     const opened = yield* life.open.pipe(Effect.tapError(logOpenFailure(name)))
     const usage = Idle.make(opened)
-    const store = Idle.trackWrites(name, opened, usage, life.reopen)
-    const running: Running = { store, found: Effect.succeed(store), usage, gone, await: opened.server.await }
+    const store = Idle.trackWrites(name, opened, usage, life.reopen, life.waits)
+    const running: Running = {
+      store,
+      found: Effect.succeed(store),
+      usage,
+      gone,
+      await: opened.server.await,
+      unsafeOnEnd: opened.server.unsafeOnEnd
+    }
     // One supervisor per name, and those of an earlier `stores` are all gone: nobody else holds it.
     yield* life.names.register(name, running).pipe(Effect.catchTag("AlreadyRegistered", Effect.die))
     yield* life.registered

@@ -14,6 +14,8 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Fiber from "effect/Fiber"
 import * as FiberId from "effect/FiberId"
+import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import * as Schema from "effect/Schema"
@@ -24,7 +26,7 @@ import { describe } from "./cause.js"
 import * as Mailbox from "./mailbox.js"
 import * as Reply from "./reply.js"
 import * as Sweeper from "./sweeper.js"
-import { detached, nativeTracer } from "./tracing.js"
+import { detachFiber, nativeTracer } from "./tracing.js"
 
 export class ServerStopped extends Schema.TaggedError<ServerStopped>()("ServerStopped", {
   server: Schema.String,
@@ -85,6 +87,10 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
    */
   answered = false
   constructor(
+    /** The server's name, for its `CallTimeout`. */
+    readonly server: string,
+    /** Its server's count of calls not answered yet. */
+    readonly pending: Pending,
     readonly request: Request,
     readonly reply: Deferred.Deferred<Reply, ReplyError<E>>,
     /** Epoch milliseconds of the server's clock; `Infinity` for a call without a timeout. */
@@ -97,9 +103,29 @@ class Call<Request, Reply, E> implements Sweeper.Timed {
   ) {}
 }
 
+/** A server's count of calls sent and not answered yet: `Server.pendingCalls`. */
+interface Pending {
+  count: number
+}
+
+/** Answers `call` once: later answers (a timeout after the reply, a reply after a timeout) change nothing. */
+const settle = <Reply, E>(call: Call<unknown, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
+  if (!call.answered) call.pending.count--
+  call.answered = true
+  Deferred.unsafeDone(call.reply, exit)
+}
+
 type Envelope<Request, Reply, E, Message> = Call<Request, Reply, E> | { readonly _tag: "Cast"; readonly message: Message }
 
 const givenUp = Exit.interrupt(FiberId.none)
+
+/** Call timeouts watched by one fiber, for one server or for many (see `Server.makeCallTimeouts`). */
+export type CallTimeouts = Sweeper.Sweeper<Call<unknown, unknown, unknown>>
+
+export const makeCallTimeouts: Effect.Effect<CallTimeouts, never, Scope.Scope> = Sweeper.make<Call<unknown, unknown, unknown>>(
+  (call) =>
+    settle(call, Exit.fail(new CallTimeout({ server: call.server, timeoutMillis: call.timeoutMillis, taken: call.taken })))
+)
 
 export const start = <State, Request, Reply, E, Message, R, InitError>(
   behaviour: Server.Behaviour<State, Request, Reply, E, Message, R, InitError>,
@@ -115,22 +141,20 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
     const mailbox = yield* Mailbox.dropping<Envelope<Request, Reply, E, Message>>(capacity)
     const ended = yield* Deferred.make<void, unknown>()
 
+    // How the server ended, once it has, and who is told then (see `Server.unsafeOnEnd`).
+    let end: Exit.Exit<void, unknown> | undefined
+    const onEnd: Array<(end: Exit.Exit<void, unknown>) => void> = []
+
     let state = yield* behaviour.init
     let running = true
     let stoppedReason = "stopped"
     // The batch taken from the mailbox and not yet answered: failed if the server dies mid-batch.
     let inHand: ReadonlyArray<Envelope<Request, Reply, E, Message>> = []
 
-    // Calls in the mailbox or in hand whose reply has not been given yet.
-    let pending = 0
-    const settle = (call: Call<Request, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
-      if (!call.answered) pending--
-      call.answered = true
-      Deferred.unsafeDone(call.reply, exit)
-    }
-    const sweeper = yield* Sweeper.make<Call<Request, Reply, E>>((call) =>
-      settle(call, Exit.fail(new CallTimeout({ server: name, timeoutMillis: call.timeoutMillis, taken: call.taken })))
-    )
+    // Calls in the mailbox or in hand whose reply has not been given yet (see `settle`).
+    const pending: Pending = { count: 0 }
+    // A call's timeout needs nothing of its server: many servers may share one sweeper.
+    const sweeper = (options.callTimeouts ?? (yield* makeCallTimeouts)) as Sweeper.Sweeper<Call<Request, Reply, E>>
     const answer = (call: Call<Request, Reply, E>, exit: Exit.Exit<Reply, ReplyError<E>>) => {
       settle(call, exit)
       if (call.deadline !== Infinity) sweeper.unwatch(call)
@@ -260,22 +284,23 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
           const reason: Server.ExitReason = crash === undefined ? { _tag: "Normal" } : { _tag: "Crashed", cause: crash }
           yield* behaviour.terminate(reason, state).pipe(Effect.catchAllCause(Effect.logWarning))
         }
-        if (crash === undefined) yield* Deferred.succeed(ended, undefined)
-        else yield* Deferred.failCause(ended, crash)
+        end = crash === undefined ? Exit.void : Exit.failCause(crash)
+        yield* Deferred.done(ended, end)
+        for (const f of onEnd.splice(0)) f(end)
       })
 
     // Forked uninterruptibly so that `shutdown` is in place even if the fiber is stopped before
     // its first step; the loop itself is always interruptible, whoever starts the server.
-    const fiber = yield* Effect.uninterruptible(
-      Effect.interruptible(loop).pipe(
-        Effect.onExit(shutdown),
-        Effect.annotateLogs("server", name),
-        // A server outlives the call that started it: its work is traced under the calls it
-        // handles, never under the span its starter happened to be in.
-        detached,
-        Effect.forkScoped
+    const fiber = yield* Effect.uninterruptible(Effect.forkScoped(
+      // A server outlives the call that started it: its work is traced under the calls it handles,
+      // never under the span its starter happened to be in. The fiber's span and log annotation
+      // are set once, as its first steps: `detached` and `annotateLogs` around the loop were each
+      // a fiber ref's get, set and restore (about 30 steps of a store's restart of about 560).
+      Effect.zipRight(
+        Effect.zipRight(detachFiber, FiberRef.update(FiberRef.currentLogAnnotations, HashMap.set<string, unknown>("server", name))),
+        Effect.onExit(Effect.interruptible(loop), shutdown)
       )
-    )
+    ))
     const serverId = fiber.id()
 
     // The caller waits for its reply; if it is interrupted it gives up, and the server skips the call.
@@ -293,6 +318,8 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
         const timeoutMillis = Duration.toMillis(timeout)
         const tracer = fiber.currentTracer
         const call = new Call<Request, Reply, E>(
+          name,
+          pending,
           request,
           Reply.make(serverId),
           timeoutMillis === Infinity
@@ -303,7 +330,7 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
           tracer
         )
         if (!mailbox.unsafeOffer(call)) return Effect.fail(new Overloaded({ server: name, capacity }))
-        pending++
+        pending.count++
         // The server may have ended between the check above and the offer, after its last drain.
         if (!running) {
           answer(call, Exit.fail(stopped(false)))
@@ -327,8 +354,12 @@ export const start = <State, Request, Reply, E, Message, R, InitError>(
       cast,
       stop: Fiber.interrupt(fiber).pipe(Effect.zipRight(Deferred.await(ended)), Effect.ignore),
       await: Deferred.await(ended),
+      unsafeOnEnd: (f) => {
+        if (end === undefined) onEnd.push(f)
+        else f(end)
+      },
       isRunning: () => running,
-      pendingCalls: () => pending,
+      pendingCalls: () => pending.count,
       // Negative while the loop waits on an empty mailbox: that is none waiting.
       mailboxSize: () => Math.max(0, Option.getOrElse(mailbox.unsafeSize(), () => 0))
     }

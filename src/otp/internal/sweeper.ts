@@ -10,8 +10,9 @@
 import * as Clock from "effect/Clock"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
+import * as ExecutionStrategy from "effect/ExecutionStrategy"
 import * as Fiber from "effect/Fiber"
-import type * as Scope from "effect/Scope"
+import * as Scope from "effect/Scope"
 
 /** Something with a deadline, in the clock's epoch milliseconds. */
 export interface Timed {
@@ -29,9 +30,13 @@ export interface Sweeper<T extends Timed> {
   readonly unwatch: (item: T) => void
 }
 
-/** Makes a sweeper whose fiber lives in the current scope. */
+/**
+ * Makes a sweeper whose fiber lives in the current scope, stopped where the sweeper was made among
+ * its finalizers (not where its fiber was last forked): what was made after it, and stops first,
+ * still has its deadlines kept while it stops.
+ */
 export const make = <T extends Timed>(expire: (item: T) => void): Effect.Effect<Sweeper<T>, never, Scope.Scope> =>
-  Effect.map(Effect.scope, (scope) => {
+  Effect.map(Effect.flatMap(Effect.scope, (scope) => Scope.fork(scope, ExecutionStrategy.sequential)), (scope) => {
     const watched = new Set<T>()
     // The deadline the sweeper fiber sleeps towards; Infinity when none sleeps.
     let wakeAt = Infinity
