@@ -1,5 +1,5 @@
 import { describe, expect, it } from "@effect/vitest"
-import { Deferred, Effect, Exit, Fiber, Option } from "effect"
+import { Deferred, Effect, Either, Exit, Fiber, Option, TestClock } from "effect"
 import * as DynamicSupervisor from "../../src/otp/DynamicSupervisor.js"
 import * as Server from "../../src/otp/Server.js"
 import * as Tracing from "../../src/otp/Tracing.js"
@@ -94,6 +94,22 @@ describe("Tracing", () => {
       yield* Fiber.join(blocked)
       expect(yield* Fiber.join(Fiber.all(waiting.slice(1)))).toEqual([2, 3])
       expect([server.mailboxSize(), server.pendingCalls()]).toEqual([0, 0])
+    }))
+
+  it.scoped("a call that times out is no longer pending", () =>
+    Effect.gen(function*() {
+      const server = yield* worker
+      const until = yield* Deferred.make<void>()
+      const started = yield* Deferred.make<void>()
+      yield* forkNow(server.call({ _tag: "Block", until, started }, { timeout: "1 hour" }))
+      yield* Deferred.await(started)
+      const late = yield* forkNow(Effect.either(server.call({ _tag: "Work", n: 1 }, { timeout: "1 second" })))
+      expect(server.pendingCalls()).toBe(2)
+      yield* TestClock.adjust("2 seconds")
+      const timedOut = yield* Fiber.join(late)
+      expect(Either.isLeft(timedOut) && timedOut.left._tag).toBe("CallTimeout")
+      expect(server.pendingCalls()).toBe(1)
+      yield* Deferred.succeed(until, undefined)
     }))
 })
 
