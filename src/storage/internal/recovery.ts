@@ -40,22 +40,22 @@ export interface LogReplay {
 
 type Entries = HashMap.HashMap<string, Entry>
 
-/** Parses a stored value; `undefined` marks text that is not JSON. */
-const parseValue = (json: string): { readonly value: unknown } | undefined => {
+/** What {@link parseValue} gives for text that is not JSON. */
+const notJson: unique symbol = Symbol("notJson")
+
+/** Parses a stored value, or gives `notJson`: no wrapper object per value, where a replay parses one per key. */
+const parseValue = (json: string): unknown => {
   try {
-    return { value: JSON.parse(json) }
+    return JSON.parse(json)
   } catch {
-    return undefined
+    return notJson
   }
 }
 
 /** An entry of the value in `json`; `undefined` if it is not JSON. */
 const valueEntry = (json: string, version: number, expiresAt: number | undefined): Entry | undefined => {
-  try {
-    return { value: JSON.parse(json), version, expiresAt }
-  } catch {
-    return undefined
-  }
+  const value = parseValue(json)
+  return value === notJson ? undefined : { value, version, expiresAt }
 }
 
 /** Reads a snapshot: a header, exactly as many puts as it announces, and nothing after. */
@@ -220,8 +220,8 @@ export const replayLog = (
 
 /** A decoded put as a change, its value parsed; `undefined` if the value is not JSON. */
 const toPut = (put: DecodedPut, version: number): Put | undefined => {
-  const parsed = parseValue(put.json)
-  return parsed && { _tag: "Put", key: put.key, value: parsed.value, json: put.json, version, expiresAt: put.expiresAt }
+  const value = parseValue(put.json)
+  return value === notJson ? undefined : { _tag: "Put", key: put.key, value, json: put.json, version, expiresAt: put.expiresAt }
 }
 
 /** A decoded log record as the change it records; `undefined` if a value in it is not JSON. */
