@@ -4,7 +4,8 @@
  *
  * - acknowledged writes per CPU-second with 100 watchers reading every event, beside the same
  *   with none (target: at least 0.8x): the watchers reading `subscription.changes` (a `Stream`),
- *   then reading `subscription.pull`. CPU time, not wall time: on a machine shared with other
+ *   then `subscription.pull` in `Effect.forever`, then `pull` in a loop that does not yield
+ *   between turns (see `Reading`). CPU time, not wall time: on a machine shared with other
  *   work the wall clock measures the others as much as this process. Twice: the whole process's,
  *   and its main thread's alone (Linux), which leaves out V8's helper threads: where another core
  *   is free to run them, the main thread is what bounds the writes;
@@ -12,9 +13,16 @@
  *   100 watchers (all of them together) beside 1;
  * - per write, its event's arrival at a watcher less its acknowledgement's arrival at its caller
  *   (negative: the watcher had it first), median and p99 (target: p99 at most 5 ms); and the
- *   time from the call to the event beside the time from the call to the acknowledgement.
+ *   time from the call to the event beside the time from the call to the acknowledgement;
+ * - on disk (`sync: "always"`), acknowledged writes per second with 100 watchers reading
+ *   `changes`, beside the same with none: the wall clock, as a durable store's rate is bounded by
+ *   its fsyncs as much as by its CPU.
  */
+import * as Fs from "node:fs"
+import * as Os from "node:os"
+import * as Path from "node:path"
 import { Chunk, Duration, Effect, ManagedRuntime, Option, Stream } from "effect"
+import type { WatchLagged } from "../src/kv/Errors.js"
 import type { Subscription } from "../src/kv/Feed.js"
 import { KV, type KVService } from "../src/kv/KV.js"
 import type { Change } from "../src/storage/Change.js"
@@ -41,14 +49,24 @@ interface Run {
   readonly callToAck: Array<number>
 }
 
-/** How the watchers read: `subscription.changes` with `Stream.runForEachChunk`, or `subscription.pull` in a loop. */
-type Reading = "stream" | "pull"
+/**
+ * How the watchers read: `subscription.changes` with `Stream.runForEachChunk`; `subscription.pull`
+ * in `Effect.forever`, which yields to the scheduler after each turn; or `pull` in a loop that
+ * does not (the run loop still yields every 2,048 steps).
+ */
+type Reading = "stream" | "forever" | "pull"
 
 /** Runs `f` on each chunk of `subscription`'s changes, read as `reading` says, until the watch ends. */
-const readEach = (subscription: Subscription, reading: Reading, f: (changes: Chunk.Chunk<Change>) => void) =>
-  reading === "stream"
-    ? Stream.runForEachChunk(subscription.changes, (changes) => Effect.sync(() => f(changes)))
-    : Effect.catchAll(Effect.forever(Effect.map(subscription.pull, f)), Option.match({ onNone: () => Effect.void, onSome: Effect.fail }))
+const readEach = (subscription: Subscription, reading: Reading, f: (changes: Chunk.Chunk<Change>) => void) => {
+  if (reading === "stream") return Stream.runForEachChunk(subscription.changes, (changes) => Effect.sync(() => f(changes)))
+  const loop: Effect.Effect<never, Option.Option<WatchLagged>> = reading === "forever"
+    ? Effect.forever(Effect.map(subscription.pull, f))
+    : Effect.flatMap(subscription.pull, (changes) => {
+      f(changes)
+      return loop
+    })
+  return Effect.catchAll(loop, Option.match({ onNone: () => Effect.void, onSome: Effect.fail }))
+}
 
 /**
  * 100 callers write for `millis` ms while `watchers` watchers read every event. The times of each
@@ -141,8 +159,8 @@ export const run = async () => {
   const once = (watchers: number, reading?: Reading, timed?: boolean) =>
     runtime.runPromise(measure(kv, `bench-${store++}`, watchers, reading, timed))
 
-  for (const reading of ["stream", "pull"] as const) {
-    const watching = `100 watchers, ${reading === "stream" ? "changes" : "pull"}`
+  for (const reading of ["stream", "forever", "pull"] as const) {
+    const watching = `100 watchers, ${reading === "stream" ? "changes" : reading === "forever" ? "pull, forever" : "pull"}`
     await compare(
       "acknowledged writes per CPU-second",
       { label: watching, run: async () => (await once(100, reading)).writesPerCpuSecond },
@@ -190,4 +208,21 @@ export const run = async () => {
     console.log(`    (${format(over((r) => r.ackToEvent.length))} writes a round; the first watcher's events)`)
   }
   await runtime.dispose()
+
+  heading("Watch on disk: the same, the store's writes durable (sync: \"always\")")
+  const dataDir = Fs.mkdtempSync(Path.join(Os.tmpdir(), "effect-kv-bench-watch-"))
+  const disk = ManagedRuntime.make(KV.layer({ dataDir, sync: "always", callTimeout: Duration.seconds(30) }))
+  try {
+    const durable = await disk.runPromise(KV)
+    const onDisk = (watchers: number) => disk.runPromise(measure(durable, `bench-${store++}`, watchers)).then((run) => run.writesPerSecond)
+    await compare(
+      "acknowledged writes/s",
+      { label: "100 watchers, changes", run: () => onDisk(100) },
+      { label: "none", run: () => onDisk(0) },
+      { unit: "ops/s", rounds: 7 }
+    )
+  } finally {
+    await disk.dispose()
+    Fs.rmSync(dataDir, { recursive: true, force: true })
+  }
 }
