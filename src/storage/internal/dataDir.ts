@@ -4,7 +4,8 @@
  *
  * ```text
  * <dataDir>/
- *   LOCK                  the owner's pid; removed on a clean shutdown
+ *   LOCK                  the owner's pid; removed on a clean shutdown (on Linux the lock itself is
+ *                         an abstract Unix socket named from the folder; LOCK is its record)
  *   stores/<encoded>/     one folder per store that was ever written
  *     snapshot            the state at the last compaction (absent before the first)
  *     snapshot.tmp        a compaction cut short; deleted when the store opens
@@ -19,6 +20,9 @@ import * as FileSystem from "@effect/platform/FileSystem"
 import type { PlatformError } from "@effect/platform/Error"
 import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
+import * as Crypto from "node:crypto"
+import * as NodeFs from "node:fs"
+import * as Net from "node:net"
 import * as Path from "node:path"
 import { DataDirLocked, type DiskFull, fromPlatformError, isNotFound, orStorageError, StorageError } from "./errors.js"
 
@@ -123,11 +127,60 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
+/** Abstract Unix sockets (a name with no file, which the kernel frees when its process dies) are Linux's alone. */
+const abstractSockets = process.platform === "linux"
+
 /**
- * Takes the data folder for this process until the scope closes: creates `LOCK` holding our pid,
- * or fails with `DataDirLocked` naming the live holder. A lock left by a dead process is taken
- * over. (Two processes taking over one stale lock in the same instant can both win: a narrow race
- * that needs a crash first, accepted for a lock that needs no native code.)
+ * The name of the folder's lock socket, from the folder's device and inode rather than its path:
+ * the one folder reached by a symlink or a bind mount (a container's volume) gets one name, where
+ * the realpaths of two bind mounts differ. Inodes as bigints: overlayfs's pass 2^53.
+ */
+const socketName = (root: string): Effect.Effect<string, StorageError> =>
+  Effect.async((resume) => {
+    NodeFs.stat(root, { bigint: true }, (error, stats) => {
+      if (error !== null) {
+        resume(Effect.fail(new StorageError({ operation: "stat", path: root, reason: error.message })))
+        return
+      }
+      const identity = Crypto.createHash("sha256").update(`${stats.dev}:${stats.ino}`).digest("hex")
+      resume(Effect.succeed(`\0effect-kv-lock-${identity}`))
+    })
+  })
+
+/** Listens on an abstract socket, unref'd so that it does not keep the process alive. */
+const listen = (name: string): Effect.Effect<Net.Server, NodeJS.ErrnoException> =>
+  Effect.async((resume) => {
+    // Nothing is served: a connection is dropped at once, or it would hold up the close.
+    const server = Net.createServer((socket) => socket.destroy())
+    const failed = (error: NodeJS.ErrnoException) => resume(Effect.fail(error))
+    server.once("error", failed)
+    server.listen({ path: name }, () => {
+      server.off("error", failed)
+      // An accept that fails (EMFILE) is emitted as an error, which would crash a server without a listener.
+      server.on("error", () => {})
+      server.unref()
+      resume(Effect.succeed(server))
+    })
+  })
+
+const close = (server: Net.Server): Effect.Effect<void> =>
+  Effect.async((resume) => void server.close(() => resume(Effect.void)))
+
+/**
+ * Takes the data folder for this process until the scope closes, or fails with `DataDirLocked`
+ * naming the live holder (pid 0 when `LOCK` does not name it yet).
+ *
+ * On Linux the lock is an abstract Unix socket named from the folder: binding it is atomic and the
+ * kernel frees it when its process dies, however it dies, so of processes sharing a network
+ * namespace exactly one holds the folder, and a crash leaves nothing to take over. `LOCK` then only
+ * records our pid for the holders the socket cannot see (another container sharing the volume): we
+ * rewrite it when its pid is dead or our own (a restarted container is pid 1 again), and fail when
+ * it names another live process.
+ *
+ * Elsewhere `LOCK` is the lock: created holding our pid, taken over when its process is dead. Two
+ * processes taking over one stale lock in the same instant can both win there, a narrow race that
+ * needs a crash first; and a dead holder's pid reused by a live process keeps the folder locked
+ * until `LOCK` is deleted by hand.
  */
 export const lock = (
   fs: FileSystem.FileSystem,
@@ -139,25 +192,50 @@ export const lock = (
     Effect.catchIf(isNotFound, () => Effect.succeed(Number.NaN)),
     orStorageError("read lock", paths.lock)
   )
-  const takeOver = (attemptsLeft: number): Effect.Effect<void, DataDirLocked | StorageError | DiskFull> =>
+  const isHeld = (pid: number) => Number.isInteger(pid) && pid > 0 && isAlive(pid)
+  const locked = (pid: number) => new DataDirLocked({ dataDir: paths.root, pid: isHeld(pid) ? pid : 0 })
+  const takeOver = (
+    isStale: (pid: number) => boolean,
+    attemptsLeft: number
+  ): Effect.Effect<void, DataDirLocked | StorageError | DiskFull> =>
     create.pipe(
       Effect.catchIf(isAlreadyExists, () =>
         Effect.flatMap(holder, (pid) => {
-          if (Number.isInteger(pid) && pid > 0 && isAlive(pid) || attemptsLeft === 0) {
-            return Effect.fail(new DataDirLocked({ dataDir: paths.root, pid }))
-          }
+          if (!isStale(pid) || attemptsLeft === 0) return Effect.fail(locked(pid))
           return fs.remove(paths.lock, { force: true }).pipe(
             orStorageError("remove stale lock", paths.lock),
-            Effect.zipRight(Effect.logWarning(`took over the lock of ${paths.root} left by dead process ${pid}`)),
-            Effect.zipRight(takeOver(attemptsLeft - 1))
+            Effect.zipRight(Effect.logWarning(pid === process.pid
+              ? `took over the lock of ${paths.root} left by an earlier process with our pid ${pid}`
+              : `took over the lock of ${paths.root} left by dead process ${pid}`)),
+            Effect.zipRight(takeOver(isStale, attemptsLeft - 1))
           )
         })),
       Effect.mapError((error) => error._tag === "SystemError" || error._tag === "BadArgument"
         ? fromPlatformError("create lock", paths.lock, error)
         : error)
     )
+  const removeRecord = Effect.ignore(fs.remove(paths.lock, { force: true }))
+  if (!abstractSockets) {
+    return Effect.acquireRelease(takeOver((pid) => !isHeld(pid), 1), () => removeRecord)
+  }
+  const bind = Effect.flatMap(socketName(paths.root), (name) =>
+    Effect.catchAll(listen(name), (error) =>
+      error.code === "EADDRINUSE"
+        ? Effect.flatMap(holder, (pid) => Effect.fail(locked(pid)))
+        : Effect.fail(
+          new StorageError({
+            operation: "bind lock socket",
+            path: paths.root,
+            reason: `${error.message}; the folder's lock is an abstract Unix socket, which this system refused`
+          })
+        )))
+  // Our pid in LOCK was written by an earlier process that had it (a container's pid 1): had this
+  // process written it, it would still hold the socket and the bind would have failed.
+  const takeRecord = takeOver((pid) => pid === process.pid || !isHeld(pid), 1)
+  // The socket closes before LOCK goes: a process in another network namespace, which sees LOCK
+  // alone, never finds the folder free while we still hold it.
   return Effect.acquireRelease(
-    takeOver(1),
-    () => Effect.ignore(fs.remove(paths.lock, { force: true }))
+    Effect.flatMap(bind, (server) => takeRecord.pipe(Effect.onError(() => close(server)), Effect.as(server))),
+    (server) => Effect.zipRight(close(server), removeRecord)
   )
 }

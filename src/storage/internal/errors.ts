@@ -43,13 +43,14 @@ export class CorruptLog extends Schema.TaggedError<CorruptLog>()("CorruptLog", {
   }
 }
 
-/** Another process holds the data folder. */
+/** Another process holds the data folder; `pid` is 0 when its `LOCK` does not name it yet. */
 export class DataDirLocked extends Schema.TaggedError<DataDirLocked>()("DataDirLocked", {
   dataDir: Schema.String,
   pid: Schema.Number
 }) {
   override get message(): string {
-    return `${this.dataDir} is in use by process ${this.pid}; stop it or use another --data-dir`
+    const holder = this.pid > 0 ? `process ${this.pid}` : "another process"
+    return `${this.dataDir} is in use by ${holder}; stop it or use another --data-dir`
   }
 }
 
