@@ -25,7 +25,7 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Server from "../src/http/Server.js"
 import { KV } from "../src/kv/KV.js"
-import { heading, report } from "./report.js"
+import { collectGarbage, heading, report } from "./report.js"
 import { compare, type Measure } from "./rounds.js"
 
 interface Result {
@@ -388,7 +388,7 @@ const consoleCost = () =>
 
 /** The heap after a full GC (exact with `node --expose-gc`, as `npm run bench` runs). */
 const heapUsed = () => {
-  ;(globalThis as { gc?: () => void }).gc?.()
+  collectGarbage()
   return process.memoryUsage().heapUsed
 }
 
