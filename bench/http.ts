@@ -25,11 +25,13 @@ import * as Os from "node:os"
 import * as Path from "node:path"
 import * as Server from "../src/http/Server.js"
 import { KV } from "../src/kv/KV.js"
-import { heading, report } from "./report.js"
+import { collectGarbage, heading, report } from "./report.js"
 import { compare, type Measure } from "./rounds.js"
 
 interface Result {
-  readonly requests: { readonly average: number }
+  readonly requests: { readonly total: number }
+  /** Seconds the run took, to the hundredth. */
+  readonly duration: number
   readonly non2xx: number
   readonly errors: number
   readonly timeouts: number
@@ -49,6 +51,8 @@ type Autocannon = (options: {
   readonly connections: number
   readonly duration?: number
   readonly amount?: number
+  /** Milliseconds between samples (default 1,000). */
+  readonly sampleInt?: number
   readonly timeout?: number
   readonly workers?: number
   readonly method?: string
@@ -91,18 +95,22 @@ class Trouble {
 
 const trouble = new Trouble()
 
-/** Requests per second of `request` on `url`; its timeouts and errors go to `trouble`. */
+/** Requests per second of `request` on `url`, done over the run's time; its timeouts and errors go to `trouble`. */
 const load = async (label: string, url: string, request: Request, options: { duration?: number; amount?: number } = {}) => {
   const result = await autocannon({
     url: url + (request.path ?? path),
     connections,
-    ...(options.amount === undefined ? { duration: options.duration ?? seconds } : { amount: options.amount }),
+    // A run of a fixed amount ends at the sample tick after its last answer: ticks of 10 ms, not
+    // the default second, which made every DELETE round last a whole number of seconds.
+    ...(options.amount === undefined ? { duration: options.duration ?? seconds } : { amount: options.amount, sampleInt: 10 }),
     timeout: 10,
     workers: 1,
     requests: [request]
   })
   trouble.add(label, result)
-  return result.requests.average
+  // Requests done over the run's seconds, not autocannon's `requests.average`: the mean of its
+  // samples, one a tick, counts a run of a fixed amount's last tick as a whole one.
+  return result.requests.total / result.duration
 }
 
 const get: Request = { method: "GET" }
@@ -380,7 +388,7 @@ const consoleCost = () =>
 
 /** The heap after a full GC (exact with `node --expose-gc`, as `npm run bench` runs). */
 const heapUsed = () => {
-  ;(globalThis as { gc?: () => void }).gc?.()
+  collectGarbage()
   return process.memoryUsage().heapUsed
 }
 

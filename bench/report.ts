@@ -60,19 +60,21 @@ export const effectOpsPerSecond = <E, R>(
       .pipe(Effect.map(() => count / ((performance.now() - start) / 1000)))
   })
 
+/** A full collection, where node runs with `--expose-gc` (as `npm run bench` does); nothing otherwise. */
+export const collectGarbage = (): void => (globalThis as { gc?: () => void }).gc?.()
+
 // What `heapAfter` measures, held here so that the collector cannot free it before the measure.
 const retained = new Set<unknown>()
 
 /** MiB of heap that `build`'s result holds after a full collection (exact with `node --expose-gc`). */
 export const heapAfter = async (build: () => Promise<unknown>) => {
-  const gc = (globalThis as { gc?: () => void }).gc
   // Until the heap stops shrinking: what a benchmark before released (a disposed runtime, files
   // closed) is let go over a few turns of the event loop, and counted as ours until then (a figure
   // measured after the atomic benchmark came out negative).
   const collect = async () => {
     let previous = Infinity
     for (let i = 0; i < 50; i++) {
-      gc?.()
+      collectGarbage()
       await new Promise((resolve) => setTimeout(resolve, 10))
       const used = process.memoryUsage().heapUsed
       if (previous - used < 2 ** 20) return
