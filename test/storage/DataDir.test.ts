@@ -1,14 +1,17 @@
 /** The data folder: store names as file names, and the lock that gives one process the folder. */
 import { afterAll, describe, expect, it } from "@effect/vitest"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
 import * as Option from "effect/Option"
 import * as Queue from "effect/Queue"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { KV } from "../../src/kv/KV.js"
-import { decodeName, encodeName } from "../../src/storage/internal/dataDir.js"
+import { decodeName, encodeName, layout, lockOn } from "../../src/storage/internal/dataDir.js"
 import { removeChildScript, startChild } from "./fixtures/Child.js"
 import { tempDir } from "./fixtures/TempDir.js"
 
@@ -51,6 +54,27 @@ describe("store names as file names", () => {
 })
 
 describe("the lock", () => {
+  it.scoped("a lock socket the system refuses leaves the folder locked by LOCK alone, with a warning", () =>
+    Effect.gen(function*() {
+      const fs = yield* FileSystem.FileSystem
+      const dataDir = yield* tempDir
+      const paths = layout(dataDir)
+      // A socket path in a folder that does not exist: the bind fails with ENOENT, not EADDRINUSE.
+      const refused = Effect.succeed(path.join(dataDir, "no-such-folder", "lock.sock"))
+      const warnings: Array<string> = []
+      yield* Effect.scoped(Effect.gen(function*() {
+        yield* lockOn(fs, paths, refused).pipe(
+          Effect.provide(Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => warnings.push(String(message)))))
+        )
+        expect(readLock(dataDir)).toBe(`${process.pid}\n`)
+        expect(warnings.join("\n")).toMatch(/lock socket of .* was refused .*; locking it by its LOCK file alone/)
+        // LOCK alone still refuses a second holder.
+        const second = yield* Effect.flip(lockOn(fs, paths, refused))
+        expect(second).toMatchObject({ _tag: "DataDirLocked", pid: process.pid })
+      }))
+      expect(yield* fs.exists(paths.lock)).toBe(false)
+    }).pipe(Effect.provide(NodeFileSystem.layer)))
+
   it.scoped("a second open in the same process, or through a symlink, fails with DataDirLocked naming this pid", () =>
     Effect.gen(function*() {
       const dataDir = yield* tempDir

@@ -185,6 +185,19 @@ const close = (server: Net.Server): Effect.Effect<void> =>
 export const lock = (
   fs: FileSystem.FileSystem,
   paths: Layout
+): Effect.Effect<void, DataDirLocked | StorageError | DiskFull, Scope.Scope> =>
+  lockOn(fs, paths, abstractSockets ? socketName(paths.root) : undefined)
+
+/**
+ * {@link lock} on the socket `name` gives, or on `LOCK` alone without one. Where the system
+ * refuses the socket for any reason but its being taken (a sandbox that forbids Unix sockets),
+ * the folder is still locked, by `LOCK` alone, with a warning: a server that cannot start is worse
+ * than the file lock's narrow race.
+ */
+export const lockOn = (
+  fs: FileSystem.FileSystem,
+  paths: Layout,
+  name: Effect.Effect<string, StorageError> | undefined
 ): Effect.Effect<void, DataDirLocked | StorageError | DiskFull, Scope.Scope> => {
   const create = fs.writeFileString(paths.lock, `${process.pid}\n`, { flag: "wx" })
   const holder = fs.readFileString(paths.lock).pipe(
@@ -215,19 +228,17 @@ export const lock = (
         : error)
     )
   const removeRecord = Effect.ignore(fs.remove(paths.lock, { force: true }))
-  if (!abstractSockets) {
-    return Effect.acquireRelease(takeOver((pid) => !isHeld(pid), 1), () => removeRecord)
-  }
-  const bind = Effect.flatMap(socketName(paths.root), (name) =>
+  const fileLock = takeOver((pid) => !isHeld(pid), 1)
+  if (name === undefined) return Effect.acquireRelease(fileLock, () => removeRecord)
+  const bind = Effect.flatMap(name, (name) =>
     Effect.catchAll(listen(name), (error) =>
       error.code === "EADDRINUSE"
         ? Effect.flatMap(holder, (pid) => Effect.fail(locked(pid)))
-        : Effect.fail(
-          new StorageError({
-            operation: "bind lock socket",
-            path: paths.root,
-            reason: `${error.message}; the folder's lock is an abstract Unix socket, which this system refused`
-          })
+        : Effect.as(
+          Effect.logWarning(
+            `the lock socket of ${paths.root} was refused (${error.message}); locking it by its LOCK file alone`
+          ),
+          undefined
         )))
   // Our pid in LOCK was written by an earlier process that had it (a container's pid 1): had this
   // process written it, it would still hold the socket and the bind would have failed.
@@ -235,7 +246,10 @@ export const lock = (
   // The socket closes before LOCK goes: a process in another network namespace, which sees LOCK
   // alone, never finds the folder free while we still hold it.
   return Effect.acquireRelease(
-    Effect.flatMap(bind, (server) => takeRecord.pipe(Effect.onError(() => close(server)), Effect.as(server))),
-    (server) => Effect.zipRight(close(server), removeRecord)
+    Effect.flatMap(bind, (server) =>
+      server === undefined
+        ? Effect.as(fileLock, server)
+        : takeRecord.pipe(Effect.onError(() => close(server)), Effect.as(server))),
+    (server) => server === undefined ? removeRecord : Effect.zipRight(close(server), removeRecord)
   )
 }
