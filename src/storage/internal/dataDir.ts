@@ -161,6 +161,8 @@ const listen = (name: string): Effect.Effect<Net.Server, NodeJS.ErrnoException> 
       server.unref()
       resume(Effect.succeed(server))
     })
+    // Interrupted while binding: the name must not stay taken by a socket nobody holds.
+    return Effect.sync(() => void server.close())
   })
 
 const close = (server: Net.Server): Effect.Effect<void> =>
