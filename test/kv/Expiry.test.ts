@@ -6,7 +6,7 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Context, Duration, Effect, Layer, Metric, Option, TestClock } from "effect"
-import { KV } from "../../src/kv/KV.js"
+import { KV, type PutOptions } from "../../src/kv/KV.js"
 import { expiredKeys } from "../../src/kv/Store.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { tempDir } from "../storage/fixtures/TempDir.js"
@@ -213,7 +213,8 @@ describe("expiry", () => {
       yield* TestClock.adjust("9997 millis")
       expect(yield* kv.get("s", "k")).toEqual(Option.none())
 
-      for (const options of [{ expiresAt: Number.NaN }, { expiresAt: -1 }, { expiresAt: start, ttl: "1 second" }]) {
+      const bad: ReadonlyArray<PutOptions> = [{ expiresAt: Number.NaN }, { expiresAt: -1 }, { expiresAt: start, ttl: "1 second" }]
+      for (const options of bad) {
         expect((yield* Effect.flip(kv.put("s", "k", 1, options)))._tag).toBe("InvalidTtl")
       }
     }))
