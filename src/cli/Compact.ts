@@ -6,7 +6,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Effect from "effect/Effect"
 import { chosenStores, dataDirOption, onExistingDataDir, storeArg } from "./DataDir.js"
-import { printLine, progress, progressDone } from "./Output.js"
+import { counted, printLine, progress, progressDone } from "./Output.js"
 
 /**
  * `compact [STORE]`: rewrites logs as snapshots, with progress on a terminal.
@@ -26,7 +26,7 @@ export const compact = Command.make("compact", {
         yield* kv.compact(store)
       }
       yield* progressDone()
-      yield* printLine(`compacted ${stores.length} store${stores.length === 1 ? "" : "s"}`)
+      yield* printLine(`compacted ${counted(stores.length, "store")}`)
     }))).pipe(
     Command.withDescription("Rewrites each store's log as a snapshot of its keys. No server may hold the folder.")
   )

@@ -5,6 +5,7 @@
  * @since 0.1.0
  */
 import * as Schema from "effect/Schema"
+import { counted } from "./Output.js"
 
 /**
  * A value that is not JSON, from an argument, stdin, or a line of an import.
@@ -80,8 +81,7 @@ export class VerifyFailed extends Schema.TaggedError<VerifyFailed>()("VerifyFail
   torn: Schema.Number
 }) {
   override get message(): string {
-    const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`
-    return `${this.dataDir} has ${plural(this.corrupt, "corrupt file")} and ${plural(this.torn, "torn tail")}: ` +
+    return `${this.dataDir} has ${counted(this.corrupt, "corrupt file")} and ${counted(this.torn, "torn tail")}: ` +
       `a torn tail is cut off on the next open, a corrupt file must be restored from a backup`
   }
 }

@@ -17,6 +17,14 @@ import * as Predicate from "effect/Predicate"
 const ansiSequence = /\u001b\[[0-9;?]*[A-Za-z]/g
 
 /**
+ * `n` and what it counts, plural unless one: `counted(1, "record")` is "1 record".
+ *
+ * @since 0.2.0
+ * @category utils
+ */
+export const counted = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`
+
+/**
  * Whether colour codes may be written: stdout is a terminal and `NO_COLOR` is unset or empty.
  *
  * @since 0.1.0

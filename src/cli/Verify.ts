@@ -9,16 +9,16 @@ import * as Effect from "effect/Effect"
 import type { FileReport } from "../storage/Verify.js"
 import { dataDirOption, requireDataDir } from "./DataDir.js"
 import { VerifyFailed } from "./Errors.js"
-import { printLine } from "./Output.js"
+import { counted, printLine } from "./Output.js"
 
 const describe = (report: FileReport): string => {
   const status = report.status
   switch (status._tag) {
     case "Ok":
-      return `ok       ${report.file} (${status.records} records)`
+      return `ok       ${report.file} (${counted(status.records, "record")})`
     case "TornTail":
       return `torn     ${report.file} at byte ${status.offset}: ${status.reason} ` +
-        `(${status.records} whole records; the next open cuts the tail off)`
+        `(${counted(status.records, "whole record")}; the next open cuts the tail off)`
     case "Corrupt":
       return `corrupt  ${report.file} at byte ${status.offset}: ${status.reason} (the store will not open)`
     case "Leftover":

@@ -204,6 +204,7 @@ describe("effect-kv offline tools", () => {
       yield* writtenByServer(dir)
       const healthy = yield* Cli.run(["verify", "--data-dir", dir])
       expect(healthy.code).toBe(0)
+      expect(healthy.stdout).toContain(`ok       ${logOf(dir, "users")} (3 records)\n`)
 
       // Damage the first record of a log that has records after it: corruption, not a torn tail.
       const log = logOf(dir, "users")
@@ -223,5 +224,6 @@ describe("effect-kv offline tools", () => {
       expect(torn.code).toBe(1)
       expect(torn.stdout).toContain(log)
       expect(torn.stdout).toMatch(/torn/i)
+      expect(torn.stdout).toContain("(2 whole records; the next open cuts the tail off)")
     }))
 })
