@@ -22,7 +22,7 @@ import { chosenStores, dataDirOption, onExistingDataDir, storeArg, withKV } from
 import * as Client from "./Client.js"
 import { InvalidImportLine, NoSuchStore } from "./Errors.js"
 import { decodeJson, reasonOf } from "./Json.js"
-import { printLine, progress, progressDone } from "./Output.js"
+import { counted, printLine, progress, progressDone } from "./Output.js"
 import * as Stdin from "./Stdin.js"
 
 /**
@@ -201,11 +201,10 @@ const putGroup = (kv: KVService, lastOfKey: ReadonlyMap<string, NumberedLine>) =
 const summary = (counts: ReadonlyMap<string, number>, expired: number): string => {
   let total = 0
   for (const count of counts.values()) total += count
-  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`
   const shown = [...counts.entries()].sort(([a], [b]) => a < b ? -1 : 1).slice(0, 10)
     .map(([store, count]) => `${store} (${count})`)
   const more = counts.size > shown.length ? `, and ${counts.size - shown.length} more` : ""
-  return `imported ${plural(total, "value")} into ${plural(counts.size, "store")}` +
+  return `imported ${counted(total, "value")} into ${counted(counts.size, "store")}` +
     (counts.size === 0 ? "" : `: ${shown.join(", ")}${more}`) +
     (expired === 0 ? "" : `; ${expired} already expired, skipped`)
 }
