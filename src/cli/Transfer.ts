@@ -1,6 +1,7 @@
 /**
- * `export` and `import`: a data folder's stores as JSON lines, `{"store":..,"key":..,"value":..}`,
- * read and written through `KV` on the folder; `export --url` reads them from a running server.
+ * `export` and `import`: a data folder's stores as JSON lines, `{"store":..,"key":..,"value":..}`
+ * and `"expiresAt"` (epoch milliseconds) for a key that expires, read and written through `KV` on
+ * the folder; `export --url` reads the same lines from a running server.
  *
  * @since 0.1.0
  */
@@ -8,26 +9,49 @@ import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import type * as FileSystem from "@effect/platform/FileSystem"
 import * as NodeHttpClient from "@effect/platform-node/NodeHttpClient"
+import * as Chunk from "effect/Chunk"
+import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Schema from "effect/Schema"
 import * as Stream from "effect/Stream"
+import { exportLine } from "../http/ExportLine.js"
 import type { KVService } from "../kv/KV.js"
 import { chosenStores, dataDirOption, onExistingDataDir, storeArg, withKV } from "./DataDir.js"
 import * as Client from "./Client.js"
 import { InvalidImportLine, NoSuchStore } from "./Errors.js"
 import { decodeJson, reasonOf } from "./Json.js"
-import { printLine, progress, progressDone } from "./Output.js"
+import { counted, printLine, progress, progressDone } from "./Output.js"
 import * as Stdin from "./Stdin.js"
 
 /**
- * One line of an export.
+ * One line of an export: `expiresAt` (epoch milliseconds, as the server's export and `getEntry`
+ * give it) only for a key that expires.
  *
  * @since 0.1.0
  * @category models
  */
-export const Line = Schema.Struct({ store: Schema.String, key: Schema.String, value: Schema.Unknown })
+export const Line = Schema.Struct({
+  store: Schema.String,
+  key: Schema.String,
+  value: Schema.Unknown,
+  /** @since 0.2.0 */
+  expiresAt: Schema.optionalWith(
+    // One message for a string and for an Infinity alike (`1e400` parses as one).
+    Schema.Finite.annotations({
+      message: () => ({ message: "must be a deadline in epoch milliseconds, a finite number", override: true })
+    }),
+    { exact: true }
+  )
+})
+
+// A line of the server's export with its store in front: `{"key",...}` becomes `{"store","key",...}`,
+// so that both exports write one format, the server's, and nothing is parsed.
+const withStore = (store: string) => {
+  const prefix = `{"store":${JSON.stringify(store)},`
+  return (line: string) => prefix + line.slice(1)
+}
 
 // Progress of an export: one line on a terminal, only when the lines go elsewhere.
 const exported = (count: number) => progress(`exported ${count} keys`, { printsResults: true })
@@ -46,12 +70,11 @@ const exportFromServer = (connection: Client.Connection, store: Option.Option<st
     })
     let count = 0
     for (const name of yield* stores) {
-      const prefix = `{"store":${JSON.stringify(name)},`
+      const line = withStore(name)
       yield* Client.getLines(connection, `/stores/${encodeURIComponent(name)}/export`).pipe(
-        // Each line is `{"key",...}` as the server wrote it: the store goes in front, nothing is parsed.
-        Stream.filter((line) => line.startsWith("{")),
-        Stream.runForEach((line) =>
-          Effect.zipRight(printLine(prefix + line.slice(1)), count++ % 1000 === 0 ? exported(count) : Effect.void)
+        Stream.filter((text) => text.startsWith("{")),
+        Stream.runForEach((text) =>
+          Effect.zipRight(printLine(line(text)), count++ % 1000 === 0 ? exported(count) : Effect.void)
         )
       )
     }
@@ -89,8 +112,9 @@ export const exportCommand = Command.make("export", {
     onSome: (url) => exportFromServer({ url, token: args.token }, args.store)
   })).pipe(
     Command.withDescription(
-      "Writes every key of the data folder (or of STORE) to stdout, one JSON object a line. No server may hold the " +
-        "folder; with --url, exports from that server while it runs."
+      "Writes every key of the data folder (or of STORE) to stdout, one JSON object a line: {\"store\",\"key\",\"value\"} " +
+        "and \"expiresAt\" (epoch ms) for a key that expires. No server may hold the folder; with --url, exports from " +
+        "that server while it runs."
     )
   )
 
@@ -98,22 +122,30 @@ type ExportError =
   | Effect.Effect.Error<ReturnType<typeof exportFromServer>>
   | Effect.Effect.Error<ReturnType<typeof exportFromDataDir>>
 
+// Lines of an offline export written at once, and between two progress lines.
+const pageSize = 1000
+
+/**
+ * The stores of the data folder (or the one named) as export lines, each store read as the
+ * server's export reads it (`exportStore`: at one version, deadlines included) and written a page
+ * at a time: the lines of one page are all that is held.
+ */
 const exportFromDataDir = (dataDir: string, store: Option.Option<string>) =>
   onExistingDataDir(dataDir, (kv) =>
     Effect.gen(function*() {
       let count = 0
       for (const name of yield* chosenStores(kv, dataDir, store)) {
-        let after: string | undefined
-        do {
-          const page = yield* kv.keys(name, { limit: 1000, ...(after === undefined ? {} : { after }) })
-          for (const key of page.keys) {
-            const value = yield* kv.get(name, key)
-            if (Option.isSome(value)) yield* printLine(JSON.stringify({ store: name, key, value: value.value }))
-          }
-          count += page.keys.length
-          yield* exported(count)
-          after = Option.getOrUndefined(page.next)
-        } while (after !== undefined)
+        const line = withStore(name)
+        const { entries } = yield* kv.exportStore(name)
+        yield* Stream.fromIterable(entries).pipe(
+          Stream.rechunk(pageSize),
+          Stream.runForEachChunk((page) => {
+            count += page.length
+            // Each line ends in a newline; the last one's is printLine's.
+            const text = Chunk.join(Chunk.map(page, (entry) => line(exportLine(entry))), "")
+            return Effect.zipRight(printLine(text.slice(0, -1)), exported(count))
+          })
+        )
       }
       yield* progressDone({ printsResults: true })
     }))
@@ -126,14 +158,34 @@ type NumberedLine = typeof Line.Type & { readonly number: number }
 // that no two puts of one key race.
 const groupSize = 512
 
-// Puts a group's lines; fails with the first line, by number, that the store refused.
-const putGroup = (kv: KVService, group: Iterable<NumberedLine>) => {
+/**
+ * A group's lines to put: those whose deadline is still ahead at `now` (or that have none), a
+ * key's last one only. A line past its deadline is left out before that, as if it were not
+ * there: Redis `RESTORE ... ABSTTL` does not create a key whose deadline has passed.
+ */
+const linesToPut = (group: Iterable<NumberedLine>, now: number) => {
   const lastOfKey = new Map<string, NumberedLine>()
-  for (const line of group) lastOfKey.set(JSON.stringify([line.store, line.key]), line)
-  return Effect.forEach(
+  const put: Array<NumberedLine> = []
+  let expired = 0
+  for (const line of group) {
+    if (line.expiresAt !== undefined && line.expiresAt <= now) expired++
+    else {
+      lastOfKey.set(JSON.stringify([line.store, line.key]), line)
+      put.push(line)
+    }
+  }
+  return { lastOfKey, put, expired }
+}
+
+// Puts a group's lines; fails with the first line, by number, that the store refused. A deadline
+// goes in as it was read (`expiresAt`, not a ttl from now), so the restored key expires when the
+// exported one would have; one that passes between the check above and the put leaves the key
+// gone at once.
+const putGroup = (kv: KVService, lastOfKey: ReadonlyMap<string, NumberedLine>) =>
+  Effect.forEach(
     lastOfKey.values(),
     (line) =>
-      kv.put(line.store, line.key, line.value).pipe(
+      kv.put(line.store, line.key, line.value, line.expiresAt === undefined ? undefined : { expiresAt: line.expiresAt }).pipe(
         Effect.mapError((error) => new InvalidImportLine({ line: line.number, reason: error.message })),
         Effect.flip,
         Effect.option
@@ -144,18 +196,17 @@ const putGroup = (kv: KVService, group: Iterable<NumberedLine>) => {
       Option.some(Option.isSome(earliest) && earliest.value.line < refusal.line ? earliest.value : refusal))
     return Option.isSome(first) ? Effect.fail(first.value) : Effect.void
   }))
-}
 
-/** What an import put, store by store, for the line that says so. */
-const summary = (counts: ReadonlyMap<string, number>): string => {
+/** What an import put, store by store, and how many lines it skipped, for the line that says so. */
+const summary = (counts: ReadonlyMap<string, number>, expired: number): string => {
   let total = 0
   for (const count of counts.values()) total += count
-  const plural = (n: number, what: string) => `${n} ${what}${n === 1 ? "" : "s"}`
   const shown = [...counts.entries()].sort(([a], [b]) => a < b ? -1 : 1).slice(0, 10)
     .map(([store, count]) => `${store} (${count})`)
   const more = counts.size > shown.length ? `, and ${counts.size - shown.length} more` : ""
-  return `imported ${plural(total, "value")} into ${plural(counts.size, "store")}` +
-    (counts.size === 0 ? "" : `: ${shown.join(", ")}${more}`)
+  return `imported ${counted(total, "value")} into ${counted(counts.size, "store")}` +
+    (counts.size === 0 ? "" : `: ${shown.join(", ")}${more}`) +
+    (expired === 0 ? "" : `; ${expired} already expired, skipped`)
 }
 
 /**
@@ -168,6 +219,7 @@ export const importCommand = Command.make("import", { dataDir: dataDirOption }, 
   withKV(args.dataDir, (kv) =>
     Effect.gen(function*() {
       const counts = new Map<string, number>()
+      let expired = 0
       let lines = 0
       yield* Stdin.lines.pipe(
         Stream.zipWithIndex,
@@ -180,20 +232,25 @@ export const importCommand = Command.make("import", { dataDir: dataDirOption }, 
         ),
         Stream.grouped(groupSize),
         Stream.runForEach((group) =>
-          Effect.zipRight(
-            putGroup(kv, group),
-            Effect.suspend(() => {
-              for (const line of group) counts.set(line.store, (counts.get(line.store) ?? 0) + 1)
-              return progress(`imported ${lines += group.length} lines`)
-            })
-          )
+          Effect.flatMap(Clock.currentTimeMillis, (now) => {
+            const chosen = linesToPut(group, now)
+            return Effect.zipRight(
+              putGroup(kv, chosen.lastOfKey),
+              Effect.suspend(() => {
+                for (const line of chosen.put) counts.set(line.store, (counts.get(line.store) ?? 0) + 1)
+                expired += chosen.expired
+                return progress(`imported ${lines += group.length} lines`)
+              })
+            )
+          })
         )
       )
       yield* progressDone()
-      yield* printLine(summary(counts))
+      yield* printLine(summary(counts, expired))
     }))).pipe(
     Command.withDescription(
-      "Reads JSON lines from stdin, each {\"store\",\"key\",\"value\"} as export writes them, and puts them into " +
-        "the data folder; then says how many values went into which stores. No server may hold the folder."
+      "Reads JSON lines from stdin, each {\"store\",\"key\",\"value\"} and \"expiresAt\" (epoch ms) for a key that " +
+        "expires, as export writes them, and puts them into the data folder with their deadlines; a line whose " +
+        "deadline has passed is skipped. Then says how many values went into which stores. No server may hold the folder."
     )
   )

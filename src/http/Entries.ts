@@ -10,20 +10,16 @@ import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Stream from "effect/Stream"
 import { KV } from "../kv/KV.js"
-import type { Entry } from "../storage/Change.js"
 import { KvApi } from "./Api.js"
 import { fromKV } from "./Errors.js"
+import { exportLine } from "./ExportLine.js"
 
 /**
- * One line of an export: `{"key","value"}`, and `"expiresAt"` when the key expires.
+ * One line of an export (see `ExportLine`).
  *
  * @since 0.2.0
- * @category utils
  */
-export const exportLine = ([key, entry]: readonly [string, Entry]): string =>
-  `{"key":${JSON.stringify(key)},"value":${JSON.stringify(entry.value)}${
-    entry.expiresAt === undefined ? "" : `,"expiresAt":${entry.expiresAt}`
-  }}\n`
+export { exportLine } from "./ExportLine.js"
 
 /**
  * The handlers of the `entries` group, on the `KV` in context.

@@ -57,6 +57,7 @@ import {
   checkAtomic,
   checkKey,
   checkName,
+  checkExpiresAt,
   checkTtl,
   defaultLimits,
   encodeValue,
@@ -110,6 +111,14 @@ export interface PutOptions {
    * @since 0.2.0
    */
   readonly ttl?: Duration.DurationInput
+  /**
+   * The key expires at this moment, in epoch milliseconds of Effect's `Clock` (as `getEntry`'s
+   * `expiresAt`), in place of a `ttl` (Redis `SET ... PXAT`): a restore puts back the deadline it
+   * read, exactly. One already past is taken, and the key is gone at once.
+   *
+   * @since 0.2.0
+   */
+  readonly expiresAt?: number
 }
 
 /**
@@ -466,7 +475,7 @@ const outcomeOf = (store: string) => <E>(error: E): E | OutcomeUnknown =>
     ? new OutcomeUnknown({ store, reason: reasonOf(error) })
     : error
 
-const noTtl = Either.right(undefined)
+const noExpiry = Either.right(undefined)
 
 /**
  * A write of one key fails as the store's writes do, but never with the failures of an atomic
@@ -603,8 +612,12 @@ export const make = <E, R>(
         withKey(store, key, (running, callOptions): Effect.Effect<number, WriteError> => {
           const json = encodeValue(limits, value)
           if (Either.isLeft(json)) return Effect.fail(json.left)
-          const ttl = putOptions?.ttl === undefined ? noTtl : checkTtl(putOptions.ttl)
+          const ttl = putOptions?.ttl === undefined ? noExpiry : checkTtl(putOptions.ttl)
           if (Either.isLeft(ttl)) return Effect.fail(ttl.left)
+          const expiresAt = putOptions?.expiresAt === undefined
+            ? noExpiry
+            : checkExpiresAt(putOptions.expiresAt, putOptions.ttl !== undefined)
+          if (Either.isLeft(expiresAt)) return Effect.fail(expiresAt.left)
           return write(running, store, {
             _tag: "Put",
             key,
@@ -612,7 +625,8 @@ export const make = <E, R>(
             json: json.right,
             expected: putOptions?.ifAbsent ? null : putOptions?.expectedVersion,
             unless: putOptions?.unlessVersion,
-            ttl: ttl.right
+            ttl: ttl.right,
+            expiresAt: expiresAt.right
           }, callOptions)
         }),
       get: read("get", (found) => Option.isSome(found) ? Option.some(found.value.value) : Option.none()),

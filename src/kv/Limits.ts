@@ -367,6 +367,23 @@ export const checkTtl = (ttl: Duration.DurationInput): Either.Either<number | un
 const maxTtlMillis = 1e15
 
 /**
+ * A put's absolute deadline as whole epoch milliseconds (rounded up), for a put that has no
+ * `ttl` (`hasTtl`: one is given too, which fails); anything but a finite number from 0 to 10^15
+ * fails with `InvalidTtl`. A deadline already past is taken: the key is gone at once, as with
+ * Redis `SET ... PXAT`, so a caller racing the clock needs no second check.
+ *
+ * @since 0.2.0
+ * @category validation
+ */
+export const checkExpiresAt = (expiresAt: number, hasTtl: boolean): Either.Either<number, InvalidTtl> => {
+  if (hasTtl) return Either.left(new InvalidTtl({ reason: "give a ttl or an expiresAt, not both" }))
+  if (!(Number.isFinite(expiresAt) && expiresAt >= 0 && expiresAt <= maxTtlMillis)) {
+    return Either.left(new InvalidTtl({ reason: `expiresAt must be epoch milliseconds from 0 to ${maxTtlMillis}, not ${expiresAt}` }))
+  }
+  return Either.right(Math.ceil(expiresAt))
+}
+
+/**
  * An atomic write as the caller gives it: checks, then operations applied in order.
  *
  * @since 0.2.0

@@ -45,8 +45,8 @@ import * as Probe from "./internal/probe.js"
  * A write as the store's server receives it. `expected` is a compare-and-set condition:
  * `undefined` writes unconditionally, `null` only if the key is absent, a number only if the
  * key's version is that number. A put's `unless` refuses it if the key is at that version. A
- * `ttl` is in whole milliseconds from the batch's clock reading; a put without one clears the
- * key's expiry, a touch without one removes it.
+ * `ttl` is in whole milliseconds from the batch's clock reading; a put without one (nor an
+ * `expiresAt`) clears the key's expiry, a touch without one removes it.
  *
  * @since 0.1.0
  * @category models
@@ -61,6 +61,8 @@ export type Write =
     readonly unless: number | undefined
     /** @since 0.2.0 */
     readonly ttl: number | undefined
+    /** An absolute deadline (epoch milliseconds) in place of a `ttl`. @since 0.2.0 */
+    readonly expiresAt: number | undefined
   }
   | { readonly _tag: "Delete"; readonly key: string; readonly expected: number | undefined }
   | { readonly _tag: "Clear" }
@@ -410,7 +412,7 @@ const commit = (
           value: write.value,
           json: write.json,
           version,
-          expiresAt: deadline(write.ttl)
+          expiresAt: write.expiresAt ?? deadline(write.ttl)
         }, version)
       } else if (current === undefined) {
         exits.push(Exit.succeed(0))

@@ -135,4 +135,23 @@ describe("effect-kv export --url", () => {
       const imported = yield* Cli.run(["import", "--data-dir", restored], { input: all.stdout })
       expect(imported.stdout.trim()).toBe("imported 3 values into 2 stores: notes (1), users (2)")
     }))
+
+  it.scopedLive("writes a key's deadline as expiresAt, which import puts back to the millisecond", () =>
+    Effect.gen(function*() {
+      const server = yield* Cli.serve(yield* Cli.tempDir)
+      expect((yield* Cli.run(["put", "sessions", "s1", "\"ada\"", "--ttl", "86400", "--url", server.url])).code).toBe(0)
+      yield* put(server.url, "sessions", "s2", "alan")
+      const deadline = yield* Effect.promise(() => fetch(`${server.url}/stores/sessions/keys/s1`))
+      const expiresAt = Number(deadline.headers.get("kv-expires-at"))
+      const exported = yield* Cli.run(["export", "--url", server.url])
+      expect(lines(exported.stdout)).toEqual([
+        JSON.stringify({ store: "sessions", key: "s1", value: "ada", expiresAt }),
+        JSON.stringify({ store: "sessions", key: "s2", value: "alan" })
+      ])
+      const restored = yield* Cli.tempDir
+      const imported = yield* Cli.run(["import", "--data-dir", restored], { input: exported.stdout })
+      expect(imported.stdout).toBe("imported 2 values into 1 store: sessions (2)\n")
+      // The restored folder exports what the server did: one format, the deadline kept.
+      expect((yield* Cli.run(["export", "--data-dir", restored])).stdout).toBe(exported.stdout)
+    }))
 })

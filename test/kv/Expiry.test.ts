@@ -6,7 +6,7 @@
 import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
 import { describe, expect, it } from "@effect/vitest"
 import { Clock, Context, Duration, Effect, Layer, Metric, Option, TestClock } from "effect"
-import { KV } from "../../src/kv/KV.js"
+import { KV, type PutOptions } from "../../src/kv/KV.js"
 import { expiredKeys } from "../../src/kv/Store.js"
 import * as Storage from "../../src/storage/Storage.js"
 import { tempDir } from "../storage/fixtures/TempDir.js"
@@ -195,6 +195,28 @@ describe("expiry", () => {
       // Expired, it counts as absent: 0, and no expiry.
       yield* kv.atomic("s", { ops: [{ op: "increment", key: "n" }] })
       expect(yield* kv.getEntry("s", "n")).toMatchObject(Option.some({ value: 1, expiresAt: undefined }))
+    }))
+
+  it.scoped("a put with expiresAt keeps that exact deadline; one already past leaves the key gone; a bad one is InvalidTtl", () =>
+    Effect.gen(function*() {
+      const { layer, recorded } = recording(Storage.layerMemory)
+      const kv = yield* build(layer)
+      const start = yield* Clock.currentTimeMillis
+      yield* TestClock.adjust("3 millis")
+      // The deadline given, not one from the batch's clock reading.
+      const version = yield* kv.put("s", "k", "v", { expiresAt: start + 10_000 })
+      expect(yield* kv.getEntry("s", "k")).toEqual(Option.some({ value: "v", version, expiresAt: start + 10_000 }))
+      yield* kv.put("s", "gone", "v", { expiresAt: start })
+      expect(yield* kv.get("s", "gone")).toEqual(Option.none())
+      yield* recorded.until((recorded) => expiries(recorded, "s") === 1)
+      expect(changesOf(recorded, "s").at(-1)).toMatchObject({ _tag: "Expire", key: "gone" })
+      yield* TestClock.adjust("9997 millis")
+      expect(yield* kv.get("s", "k")).toEqual(Option.none())
+
+      const bad: ReadonlyArray<PutOptions> = [{ expiresAt: Number.NaN }, { expiresAt: -1 }, { expiresAt: start, ttl: "1 second" }]
+      for (const options of bad) {
+        expect((yield* Effect.flip(kv.put("s", "k", 1, options)))._tag).toBe("InvalidTtl")
+      }
     }))
 
   it.scoped("the store wakes for an earlier deadline than the one it waits for", () =>
