@@ -13,7 +13,7 @@ import { run as observability } from "./observability.js"
 import { run as scale } from "./scale.js"
 import { run as storage } from "./storage.js"
 import { run as supervision } from "./supervision.js"
-import { run as watch } from "./watch.js"
+import { run as watch, runOverHttp as watchHttp } from "./watch.js"
 
 const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["kv", kv],
@@ -26,6 +26,7 @@ const benchmarks: ReadonlyArray<readonly [string, () => Promise<void>]> = [
   ["atomic", atomic],
   ["expiry", expiry],
   ["watch", watch],
+  ["watch-http", watchHttp],
   ["cli", cli]
 ]
 

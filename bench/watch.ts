@@ -16,13 +16,18 @@
  *   time from the call to the event beside the time from the call to the acknowledgement;
  * - on disk (`sync: "always"`), acknowledged writes per second with 100 watchers reading
  *   `changes`, beside the same with none: the wall clock, as a durable store's rate is bounded by
- *   its fsyncs as much as by its CPU.
+ *   its fsyncs as much as by its CPU;
+ * - over HTTP (`runOverHttp`, `npm run bench watch-http`): acknowledged writes per CPU-second of
+ *   the server's process with 100 SSE clients in a child process, beside none.
  */
+import { HttpServer } from "@effect/platform"
+import * as ChildProcess from "node:child_process"
 import * as Fs from "node:fs"
 import * as Os from "node:os"
 import * as Path from "node:path"
-import { Chunk, Duration, Effect, ManagedRuntime, Option, Stream } from "effect"
+import { Chunk, Duration, Effect, Layer, ManagedRuntime, Option, Stream } from "effect"
 import type { WatchLagged } from "../src/kv/Errors.js"
+import * as Server from "../src/http/Server.js"
 import type { Subscription } from "../src/kv/Feed.js"
 import { KV, type KVService } from "../src/kv/KV.js"
 import type { Change } from "../src/storage/Change.js"
@@ -228,3 +233,64 @@ export const run = async () => {
     Fs.rmSync(dataDir, { recursive: true, force: true })
   }
 }
+
+/**
+ * `npm run bench watch-http`: writes beside none with 100 SSE clients (`GET /stores/{store}/watch`)
+ * in a child process, by the CPU of the server's process, where the writes are made in process.
+ */
+export const runOverHttp = async () => {
+  heading("Watch over HTTP: the server's store in memory, SSE clients in a process of their own")
+  let store = 0
+  const served = ManagedRuntime.make(
+    Server.layer({ port: 0 }).pipe(Layer.provideMerge(KV.layerMemory({ callTimeout: Duration.seconds(30) })))
+  )
+  try {
+    const { address } = await served.runPromise(HttpServer.HttpServer)
+    if (address._tag !== "TcpAddress") throw new Error("expected a TCP address")
+    const url = `http://127.0.0.1:${address.port}`
+    const kvServed = await served.runPromise(KV)
+    const viaHttp = async (clients: number) => {
+      const name = `bench-${store++}`
+      const watching = clients === 0 ? undefined : await sseClients(`${url}/stores/${name}/watch`, clients)
+      try {
+        return await served.runPromise(measure(kvServed, name, 0))
+      } finally {
+        await watching?.close()
+      }
+    }
+    await compare(
+      "acknowledged writes per CPU-second of the server",
+      { label: "100 SSE clients", run: async () => (await viaHttp(100)).writesPerCpuSecond },
+      { label: "none", run: async () => (await viaHttp(0)).writesPerCpuSecond },
+      { unit: "ops/s", rounds: 7 }
+    )
+  } finally {
+    await served.dispose()
+  }
+}
+
+/**
+ * `count` SSE clients of `url` in a child process, each reading every byte; resolves once each has
+ * its stream's opening `id:`. `close` ends the process.
+ */
+const sseClients = (url: string, count: number) =>
+  new Promise<{ readonly close: () => Promise<void> }>((opened, failed) => {
+    const script = `
+      const http = require("node:http")
+      const agent = new http.Agent({ maxSockets: Infinity })
+      let open = 0
+      for (let i = 0; i < ${count}; i++) {
+        http.get(${JSON.stringify(url)}, { agent }, (response) => {
+          let first = true
+          response.on("data", () => {
+            if (first && ++open === ${count}) process.stdout.write("open\\n")
+            first = false
+          })
+        })
+      }
+      process.stdin.on("end", () => process.exit(0)).resume()`
+    const child = ChildProcess.spawn(process.execPath, ["-e", script], { stdio: ["pipe", "pipe", "inherit"] })
+    const exited = new Promise<void>((done) => child.once("exit", () => done()))
+    child.once("error", failed)
+    child.stdout.once("data", () => opened({ close: () => (child.stdin.end(), exited) }))
+  })
